@@ -1,0 +1,41 @@
+/**
+ * Chain names. Every owned chain starts with DOCKWARD- and fits iptables' 28 characters.
+ * Per-container chains carry a hash of the container id, never its name: names come from
+ * the Docker API and are untrusted.
+ */
+import { createHash } from 'node:crypto';
+import { CHAIN_PREFIX, MAX_CHAIN_NAME } from '../ruleset/types.js';
+
+/** Entry chains, one per built-in chain hooked (same name in each table that has that hook). */
+export const PREROUTING = `${CHAIN_PREFIX}PREROUTING`;
+export const OUTPUT = `${CHAIN_PREFIX}OUTPUT`;
+export const POSTROUTING = `${CHAIN_PREFIX}POSTROUTING`;
+export const FORWARD = `${CHAIN_PREFIX}FORWARD`;
+/** Dispatch from the entry chains to each published container's chain. */
+export const PUBLISH = `${CHAIN_PREFIX}PUBLISH`;
+/** mangle: marks a packet from a source the policy rejects, so the POSTROUTING guard can drop it if filter is gone. */
+export const REJECT_MARK = `${CHAIN_PREFIX}REJECT-MARK`;
+/** nat: masquerade for a container reaching its own published port through a host address. */
+export const HAIRPIN = `${CHAIN_PREFIX}HAIRPIN`;
+/** An empty chain in every table: its absence means the table was wiped. */
+export const CANARY = `${CHAIN_PREFIX}CANARY`;
+
+const CONTAINER_PREFIX = `${CHAIN_PREFIX}C-`;
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+function base32(bytes: Uint8Array, length: number): string {
+  let out = '';
+  for (let i = 0; out.length < length; i++) out += BASE32[(bytes[i] ?? 0) % 32];
+  return out.toUpperCase();
+}
+
+/** DOCKWARD-C- plus 16 base32 characters of sha256(container id): 27 characters. */
+export function containerChain(containerId: string): string {
+  const digest = createHash('sha256').update(containerId).digest();
+  const name = CONTAINER_PREFIX + base32(digest, MAX_CHAIN_NAME - CONTAINER_PREFIX.length - 1);
+  return name;
+}
+
+export function isOwnedChain(name: string): boolean {
+  return name.startsWith(CHAIN_PREFIX);
+}

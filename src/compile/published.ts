@@ -1,0 +1,108 @@
+/**
+ * Published ports: DNAT plus the access policy, enforced in three tables so that each
+ * on its own keeps refused sources out (outside tools wipe one table at a time):
+ *   mangle PREROUTING  before DNAT: deny → DROP, reject → mark (see networks.ts guard);
+ *   nat                DNAT only for sources that are not denied;
+ *   filter FORWARD     after DNAT, by the connection's original port: ACCEPT / DROP / REJECT.
+ * Each published container has one chain per table (named from its id), so a container
+ * change rewrites its own chains and one dispatch line.
+ */
+import type { Action, Policy } from '../policy/types.js';
+import type { Chain, Family, Match, Rule, Target } from '../ruleset/types.js';
+import { hostCidr } from '../ruleset/tokens.js';
+import { accessLines, allowsAll, rulesFor, type AccessLine } from './access.js';
+import type { Binding, Publication } from './model.js';
+import { HAIRPIN, PUBLISH, REJECT_MARK } from './names.js';
+import { accept, drop, goTo, jump, localSrc, masquerade, port, ret, rule, sourceMatches, dst, src } from './rules.js';
+
+export interface PublishedChains {
+  readonly mangle: Chain[];
+  readonly nat: Chain[];
+  readonly filter: Chain[];
+}
+
+interface Decided { readonly binding: Binding; readonly lines: readonly AccessLine[] }
+
+function note(line: AccessLine): string {
+  if (!line.rule) return 'default';
+  return line.rule.name ? `rules[${line.rule.index}]:${line.rule.name}` : `rules[${line.rule.index}]`;
+}
+
+/** Before DNAT: what the client dialled. */
+function dialled(b: Binding, family: Family): Match[] {
+  return [...(b.hostIp ? [dst(hostCidr(family, b.hostIp))] : []), ...port(b.protocol, b.hostPort)];
+}
+
+/** After DNAT: the container's address and port, tied to the host port the client dialled. */
+function delivered(p: Publication, b: Binding, family: Family): Match[] {
+  const orig: Match = b.hostIp
+    ? { kind: 'ctorig', states: ['DNAT'], dst: b.hostIp, dstPort: b.hostPort }
+    : { kind: 'ctorig', states: ['DNAT'], dstPort: b.hostPort };
+  return [dst(hostCidr(family, p.address)), { kind: 'protocol', protocol: b.protocol }, orig,
+    { kind: 'dport', protocol: b.protocol, from: b.containerPort, to: b.containerPort }];
+}
+
+function dnatTarget(p: Publication, b: Binding, family: Family): Target {
+  return { kind: 'DNAT', to: family === 'ipv4' ? `${p.address}:${b.containerPort}` : `[${p.address}]:${b.containerPort}` };
+}
+
+function rejectTarget(b: Binding, family: Family): Target {
+  if (b.protocol === 'tcp') return { kind: 'REJECT', with: 'tcp-reset' };
+  return { kind: 'REJECT', with: family === 'ipv4' ? 'icmp-port-unreachable' : 'icmp6-port-unreachable' };
+}
+
+const MANGLE_VERDICT: Record<Action, Target> = { allow: ret, deny: drop, reject: goTo(REJECT_MARK) };
+
+function mangleRules(d: Decided, family: Family): Rule[] {
+  if (allowsAll(d.lines)) return [];
+  const rules = d.lines.map((l) => rule([...dialled(d.binding, family), ...sourceMatches(l.source)], MANGLE_VERDICT[l.action], note(l)));
+  return dropTrailing(rules, 'RETURN');
+}
+
+function natRules(p: Publication, d: Decided, family: Family): Rule[] {
+  const key = dialled(d.binding, family);
+  const to = dnatTarget(p, d.binding, family);
+  if (!d.lines.some((l) => l.action === 'deny')) return [rule(key, to)];
+  // The host itself is not governed by the policy: its connections are always translated.
+  const rules = [rule([...key, localSrc], to, 'host')];
+  for (const l of d.lines) rules.push(rule([...key, ...sourceMatches(l.source)], l.action === 'deny' ? ret : to, note(l)));
+  return dropTrailing(rules, 'RETURN');
+}
+
+function filterRules(p: Publication, d: Decided, family: Family): Rule[] {
+  const key = delivered(p, d.binding, family);
+  if (allowsAll(d.lines)) return [rule(key, accept)];
+  const verdict: Record<Action, Target> = { allow: accept, deny: drop, reject: rejectTarget(d.binding, family) };
+  return d.lines.map((l) => rule([...key, ...sourceMatches(l.source)], verdict[l.action], note(l)));
+}
+
+/** A RETURN at the end of a chain changes nothing: leave it out. */
+function dropTrailing(rules: Rule[], kind: string): Rule[] {
+  while (rules.length > 0 && rules[rules.length - 1]?.target.kind === kind) rules.pop();
+  return rules;
+}
+
+export function publishedChains(pubs: readonly Publication[], policy: Policy, family: Family): PublishedChains {
+  const out: PublishedChains = { mangle: [], nat: [], filter: [] };
+  const dispatch = { mangle: [] as Rule[], nat: [] as Rule[], filter: [] as Rule[], hairpin: [] as Rule[] };
+  for (const p of pubs) {
+    const rules = rulesFor(policy, p.container);
+    const decided = p.bindings.map((binding) => ({ binding, lines: accessLines(rules, policy.defaults.published, binding, family) }));
+    const mangle = decided.flatMap((d) => mangleRules(d, family));
+    if (mangle.length > 0) {
+      out.mangle.push({ name: p.chain, rules: mangle });
+      dispatch.mangle.push(rule([], jump(p.chain)));
+    }
+    out.nat.push({ name: p.chain, rules: decided.flatMap((d) => natRules(p, d, family)) });
+    out.filter.push({ name: p.chain, rules: decided.flatMap((d) => filterRules(p, d, family)) });
+    dispatch.nat.push(rule([], jump(p.chain)));
+    dispatch.filter.push(rule([dst(hostCidr(family, p.address))], jump(p.chain)));
+    dispatch.hairpin.push(rule([src(hostCidr(family, p.address)), dst(hostCidr(family, p.address))], masquerade));
+  }
+  // Translated to a bridge but no binding claims it (stale or foreign DNAT): refuse.
+  dispatch.filter.push(rule([], drop, 'unclaimed'));
+  out.mangle.push({ name: PUBLISH, rules: dispatch.mangle });
+  out.nat.push({ name: PUBLISH, rules: dispatch.nat }, { name: HAIRPIN, rules: dispatch.hairpin });
+  out.filter.push({ name: PUBLISH, rules: dispatch.filter });
+  return out;
+}

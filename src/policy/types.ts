@@ -1,0 +1,67 @@
+/**
+ * The normalised policy: what the compiler consumes. Produced from the YAML/JSON file by
+ * policy/load.ts (parse → validate → normalise); every reference (zone names, ports,
+ * addresses) is already resolved and checked, so the compiler never fails on policy input.
+ */
+import type { Protocol } from '../inventory/types.js';
+
+export type Action = 'allow' | 'deny' | 'reject';
+
+/** An inclusive port range of one protocol; a single port has from === to. */
+export interface PortRange {
+  readonly protocol: Protocol;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * One way a packet can match a source: an inbound interface and/or an address block.
+ * Both given: both must match. Neither given: any source.
+ */
+export interface SourceMatch {
+  /** Linux interface name; a trailing "+" is iptables' wildcard. */
+  readonly iface?: string;
+  /** Normalised CIDR (network address, explicit prefix), IPv4 or IPv6. */
+  readonly cidr?: string;
+  /** Where it came from, for plan output: "zone:office", "192.0.2.10", "any". */
+  readonly label: string;
+}
+
+/** All keys given must match. Globs use * and ?, case-sensitive. */
+export interface Selector {
+  readonly name?: string;
+  readonly label?: { readonly key: string; readonly value?: string };
+  /** "project/service" globs, split. */
+  readonly compose?: { readonly project: string; readonly service: string };
+  readonly image?: string;
+}
+
+export interface AccessRule {
+  /** 0-based position in the file's `rules`, for messages and comments. */
+  readonly index: number;
+  readonly name?: string;
+  /** Any of these selectors; undefined = every container. */
+  readonly containers?: readonly Selector[];
+  /** Host ports the client dialled; undefined = any. */
+  readonly ports?: readonly PortRange[];
+  /** Container-side ports; undefined = any. */
+  readonly containerPorts?: readonly PortRange[];
+  /** Any of these sources; `any` is a single empty match. */
+  readonly from: readonly SourceMatch[];
+  readonly action: Action;
+}
+
+export interface Policy {
+  readonly version: 1;
+  readonly defaults: { readonly published: Action };
+  readonly rules: readonly AccessRule[];
+  /** Where the policy came from: a file path, or "built-in default". */
+  readonly origin: string;
+}
+
+/** A problem found in a policy file: rendered as `FILE: PATH: message`. */
+export interface PolicyIssue {
+  /** Bracketed 0-based path such as rules[2].from[0]; "" for the document itself. */
+  readonly path: string;
+  readonly message: string;
+}

@@ -1,0 +1,72 @@
+/**
+ * Rules as data. A ruleset is tables → chains → rules for one address family; rules are
+ * plain values (matches + one target) that render to iptables-restore text and parse back
+ * from iptables-save output (ruleset/render.ts and ruleset/parse.ts are inverses).
+ */
+
+export type Family = 'ipv4' | 'ipv6';
+export type TableName = 'raw' | 'mangle' | 'filter' | 'nat';
+
+/** Order in which table blocks are written: filter before nat, so new DNAT never precedes its filter rules. */
+export const TABLE_ORDER: readonly TableName[] = ['raw', 'mangle', 'filter', 'nat'];
+
+export type L4Protocol = 'tcp' | 'udp' | 'sctp';
+
+export type Match =
+  | { readonly kind: 'source'; readonly cidr: string; readonly negate?: boolean }
+  | { readonly kind: 'destination'; readonly cidr: string; readonly negate?: boolean }
+  | { readonly kind: 'in'; readonly iface: string; readonly negate?: boolean }
+  | { readonly kind: 'out'; readonly iface: string; readonly negate?: boolean }
+  | { readonly kind: 'protocol'; readonly protocol: L4Protocol }
+  /** `-m tcp --dport A[:B]`; needs a preceding protocol match of the same protocol. */
+  | { readonly kind: 'dport'; readonly protocol: L4Protocol; readonly from: number; readonly to: number }
+  | { readonly kind: 'addrtype'; readonly dir: 'src' | 'dst'; readonly type: 'LOCAL'; readonly negate?: boolean }
+  | { readonly kind: 'ctstate'; readonly states: readonly CtState[] }
+  /** Original (pre-DNAT) destination of the connection: address and/or port. */
+  | { readonly kind: 'ctorig'; readonly states: readonly CtState[]; readonly dst?: string; readonly dstPort?: number }
+  | { readonly kind: 'mark'; readonly value: number; readonly mask: number };
+
+export type CtState = 'NEW' | 'ESTABLISHED' | 'RELATED' | 'INVALID' | 'DNAT';
+
+export type Target =
+  | { readonly kind: 'ACCEPT' | 'DROP' | 'RETURN' | 'MASQUERADE' }
+  | { readonly kind: 'REJECT'; readonly with: 'tcp-reset' | 'icmp-port-unreachable' | 'icmp6-port-unreachable' }
+  | { readonly kind: 'jump' | 'goto'; readonly chain: string }
+  | { readonly kind: 'DNAT'; readonly to: string }
+  | { readonly kind: 'SNAT'; readonly to: string }
+  | { readonly kind: 'MARK'; readonly value: number; readonly mask: number };
+
+export interface Rule {
+  readonly matches: readonly Match[];
+  readonly target: Target;
+  /** Human words after the hash tag in the rule's comment (a policy rule's place and name). Validated tokens only. */
+  readonly note?: string;
+}
+
+export interface Chain {
+  readonly name: string;
+  readonly rules: readonly Rule[];
+}
+
+/** A jump from a built-in chain into an owned chain; kept at the top of the built-in chain. */
+export interface Hook {
+  readonly builtin: string;
+  readonly rule: Rule;
+}
+
+export interface Table {
+  readonly chains: readonly Chain[];
+  readonly hooks: readonly Hook[];
+}
+
+export type Tables = Readonly<Record<TableName, Table>>;
+
+export interface Ruleset {
+  readonly family: Family;
+  readonly tables: Tables;
+}
+
+/** Every chain dockward owns starts with this prefix; nothing else is ever deleted. */
+export const CHAIN_PREFIX = 'DOCKWARD-';
+/** iptables' limit on chain names. */
+export const MAX_CHAIN_NAME = 28;

@@ -1,0 +1,18 @@
+import { compile } from '../../compile/index.js';
+import { applyRuleset } from '../../dataplane/apply.js';
+import type { Request } from '../args.js';
+import { inventoryOf, iptablesOf, policyOf } from '../context.js';
+
+/** One reconcile: exit 0 when the live rules equal the desired ones (read back and verified). */
+export async function apply(request: Request): Promise<number> {
+  const [policy, inventory] = await Promise.all([policyOf(request), inventoryOf(request)]);
+  const ipt = await iptablesOf(request);
+  const compiled = compile(inventory, policy);
+  for (const note of compiled.notes) process.stderr.write(`note: ${note}\n`);
+  for (const ruleset of compiled.rulesets) {
+    const result = await applyRuleset(ipt, ruleset);
+    const what = result.changes.length === 0 ? 'in sync, nothing changed' : `${result.changes.length} changes, ${result.restoreBytes} bytes restored`;
+    process.stdout.write(`${ruleset.family} (${ipt.backend}): ${what} in ${result.durationMs} ms; ${compiled.stats.mappings} mappings, ${compiled.stats.rules} rules\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,59 @@
+/**
+ * What the commands share: the policy, the inventory, the iptables seam — each loaded
+ * the same way everywhere, each failure mapped to the right exit code.
+ */
+import { readFile } from 'node:fs/promises';
+import { InputError, RuntimeError } from '../errors.js';
+import { dockerClient, readInventory } from '../inventory/docker.js';
+import { inventorySchema } from '../inventory/schema.js';
+import type { Inventory } from '../inventory/types.js';
+import { loadPolicy } from '../policy/load.js';
+import { formatIssues } from '../policy/issues.js';
+import type { Policy } from '../policy/types.js';
+import { detectBackend, systemIptables, type Iptables } from '../dataplane/iptables.js';
+import type { Request } from './args.js';
+
+export async function policyOf(request: Request): Promise<Policy> {
+  const result = await loadPolicy(request.policy);
+  if (!result.ok) throw new InputError(formatIssues(result.file, result.issues).split('\n'));
+  return result.policy;
+}
+
+export function dockerOf(request: Request) {
+  return dockerClient(request.dockerHost ? { host: request.dockerHost } : {});
+}
+
+export function dockerHostLabel(request: Request): string {
+  return request.dockerHost ?? process.env['DOCKER_HOST'] ?? 'unix:///var/run/docker.sock';
+}
+
+export async function inventoryOf(request: Request): Promise<Inventory> {
+  if (request.inventory) return inventoryFile(request.inventory);
+  try {
+    return await readInventory(dockerOf(request));
+  } catch (error) {
+    throw new RuntimeError(`cannot read the Docker inventory from ${dockerHostLabel(request)}: ${(error as Error).message}`);
+  }
+}
+
+async function inventoryFile(file: string): Promise<Inventory> {
+  let data: unknown;
+  try {
+    data = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new InputError([`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message}`]);
+  }
+  const parsed = inventorySchema.safeParse(data);
+  if (!parsed.success) {
+    throw new InputError(parsed.error.issues.map((i) => `${file}: ${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '')}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+export async function iptablesOf(request: Request): Promise<Iptables> {
+  try {
+    return systemIptables(request.backend ?? (await detectBackend()));
+  } catch (error) {
+    throw new RuntimeError(`cannot find iptables: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The one seam to the iptables programs: save and restore per family, through execa with
+ * argument arrays (never a shell). The binaries are named per backend explicitly
+ * (iptables-nft-restore, iptables-legacy-save) so the alternatives symlink cannot switch
+ * backend under a running daemon.
+ */
+import { execa } from 'execa';
+import type { Family } from '../ruleset/types.js';
+
+export type Backend = 'nft' | 'legacy';
+
+export interface Iptables {
+  readonly backend: Backend;
+  save(family: Family): Promise<string>;
+  /** `iptables-restore --noflush`; rejects with RestoreError, leaving what the failing table held. */
+  restore(family: Family, text: string): Promise<void>;
+}
+
+export class RestoreError extends Error {
+  constructor(
+    readonly family: Family,
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+    /** 1-based line of the input the program complained about, when it said. */
+    readonly line: number | undefined,
+    /** The failing line with up to three lines around it. */
+    readonly excerpt: string,
+  ) {
+    super(`${family === 'ipv4' ? 'iptables' : 'ip6tables'}-restore failed (exit ${exitCode ?? '?'}): ${stderr.trim().split('\n')[0] ?? ''}`);
+    this.name = 'RestoreError';
+  }
+}
+
+/** "line 4 failed" (legacy) or "Error occurred at line: 4" (nft). */
+export function failingLine(stderr: string): number | undefined {
+  const m = /line:? (\d+)/.exec(stderr);
+  return m ? Number(m[1]) : undefined;
+}
+
+export function excerpt(text: string, line: number | undefined, around = 3): string {
+  if (line === undefined) return '';
+  const lines = text.split('\n');
+  const from = Math.max(0, line - 1 - around);
+  return lines.slice(from, line + around).map((l, i) => `${from + i + 1 === line ? '>' : ' '} ${from + i + 1}: ${l}`).join('\n');
+}
+
+function binary(backend: Backend, family: Family, verb: 'save' | 'restore'): string {
+  return `${family === 'ipv4' ? 'iptables' : 'ip6tables'}-${backend}-${verb}`;
+}
+
+export function systemIptables(backend: Backend): Iptables {
+  return {
+    backend,
+    async save(family) {
+      const { stdout } = await execa(binary(backend, family, 'save'), [], { timeout: 30_000 });
+      return stdout;
+    },
+    async restore(family, text) {
+      const result = await execa(binary(backend, family, 'restore'), ['--noflush', '-w', '5'], { input: text, reject: false, timeout: 60_000 });
+      if (result.exitCode === 0) return;
+      const line = failingLine(result.stderr);
+      throw new RestoreError(family, result.exitCode, result.stderr, line, excerpt(text, line));
+    },
+  };
+}
+
+/**
+ * The backend the `iptables` command points to, unless the other one already holds
+ * DOCKWARD chains (a host switched alternatives since dockward last ran).
+ */
+export async function detectBackend(): Promise<Backend> {
+  const { stdout } = await execa('iptables', ['--version'], { reject: false });
+  const preferred: Backend = stdout.includes('legacy') ? 'legacy' : 'nft';
+  const other: Backend = preferred === 'nft' ? 'legacy' : 'nft';
+  const theirs = await execa(binary(other, 'ipv4', 'save'), [], { reject: false });
+  return theirs.exitCode === 0 && theirs.stdout.includes(':DOCKWARD-') ? other : preferred;
+}

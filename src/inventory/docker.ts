@@ -1,0 +1,118 @@
+/**
+ * Docker API → Inventory. The only file that talks to Docker. Every call has a timeout:
+ * a frozen dockerd must make dockward wait and keep its rules, never hang or guess.
+ */
+import Docker from 'dockerode';
+import type { Container, Endpoint, Inventory, Network, PortBinding, Protocol } from './types.js';
+
+export interface DockerOptions {
+  /** unix:///path, /path, tcp://host:port; default DOCKER_HOST, then /var/run/docker.sock. */
+  readonly host?: string;
+  readonly timeoutMs?: number;
+}
+
+export function dockerClient(options: DockerOptions = {}): Docker {
+  const host = options.host ?? process.env['DOCKER_HOST'] ?? 'unix:///var/run/docker.sock';
+  const timeout = options.timeoutMs ?? 5000;
+  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length), timeout });
+  if (host.startsWith('/')) return new Docker({ socketPath: host, timeout });
+  const url = new URL(host.replace(/^tcp:/, 'http:'));
+  return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http', timeout });
+}
+
+type NetworkInfo = Awaited<ReturnType<Docker['listNetworks']>>[number];
+type ContainerInfo = Awaited<ReturnType<Docker.Container['inspect']>>;
+
+function bridgeName(n: NetworkInfo): string {
+  const named = n.Options?.['com.docker.network.bridge.name'];
+  if (named) return named;
+  return n.Name === 'bridge' ? 'docker0' : `br-${n.Id.slice(0, 12)}`;
+}
+
+export function toNetwork(n: NetworkInfo): Network {
+  const subnets = (n.IPAM?.Config ?? []).flatMap((c) => (c.Subnet
+    ? [{ family: c.Subnet.includes(':') ? 'ipv6' as const : 'ipv4' as const, cidr: c.Subnet, ...(c.Gateway ? { gateway: c.Gateway } : {}) }]
+    : []));
+  return {
+    id: n.Id, name: n.Name, bridge: bridgeName(n),
+    isDefault: n.Options?.['com.docker.network.bridge.default_bridge'] === 'true' || n.Name === 'bridge',
+    internal: n.Internal === true, subnets, options: n.Options ?? {}, labels: n.Labels ?? {},
+  };
+}
+
+function expandPorts(text: string): number[] {
+  const [from = '', to = from] = text.split('-');
+  const a = Number(from);
+  const b = Number(to);
+  if (!Number.isInteger(a) || !Number.isInteger(b) || b < a || b - a > 65535) return [];
+  return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+}
+
+/** NetworkSettings.Ports: {"80/tcp": [{HostIp, HostPort}], ...}; container or host ranges are expanded. */
+export function toBindings(ports: Record<string, { HostIp: string; HostPort: string }[] | null> | undefined): PortBinding[] {
+  const out: PortBinding[] = [];
+  for (const [key, hosts] of Object.entries(ports ?? {})) {
+    const [portText = '', proto = 'tcp'] = key.split('/');
+    if (!['tcp', 'udp', 'sctp'].includes(proto)) continue;
+    const containerPorts = expandPorts(portText);
+    for (const h of hosts ?? []) {
+      const hostPorts = expandPorts(h.HostPort);
+      containerPorts.forEach((containerPort, i) => {
+        const hostPort = hostPorts.length === containerPorts.length ? hostPorts[i] : hostPorts[0];
+        if (hostPort !== undefined) out.push({ protocol: proto as Protocol, containerPort, hostIp: h.HostIp ?? '', hostPort });
+      });
+    }
+  }
+  return out;
+}
+
+function toEndpoints(info: ContainerInfo): Endpoint[] {
+  return Object.entries(info.NetworkSettings?.Networks ?? {}).map(([name, e]) => ({
+    networkId: e.NetworkID, networkName: name,
+    ...(e.IPAddress ? { ipv4: e.IPAddress } : {}), ...(e.GlobalIPv6Address ? { ipv6: e.GlobalIPv6Address } : {}),
+  }));
+}
+
+export function toContainer(info: ContainerInfo, imageLabels?: Record<string, string>): Container {
+  const labels = info.Config?.Labels ?? {};
+  const project = labels['com.docker.compose.project'];
+  const service = labels['com.docker.compose.service'];
+  return {
+    id: info.Id, name: info.Name.replace(/^\//, ''), image: info.Config?.Image ?? '', labels,
+    ...(imageLabels ? { imageLabels } : {}),
+    ...(project !== undefined && service !== undefined ? { compose: { project, service } } : {}),
+    networkMode: info.HostConfig?.NetworkMode ?? 'default',
+    endpoints: toEndpoints(info),
+    ports: toBindings(info.NetworkSettings?.Ports as Parameters<typeof toBindings>[0]),
+  };
+}
+
+async function imageLabelsOf(docker: Docker, image: string, cache: Map<string, Record<string, string> | undefined>) {
+  if (!cache.has(image)) {
+    const info = await docker.getImage(image).inspect().catch(() => undefined);
+    cache.set(image, info?.Config?.Labels ?? undefined);
+  }
+  return cache.get(image);
+}
+
+/** A container that exited between list and inspect is simply gone; any other error is Docker failing. */
+function goneIs404(error: unknown): undefined {
+  if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+  throw error;
+}
+
+/** Running containers and bridge networks. Rejects when Docker does not answer: never "no containers". */
+export async function readInventory(docker: Docker): Promise<Inventory> {
+  const [networks, list] = await Promise.all([
+    docker.listNetworks({ filters: { driver: ['bridge'] } }),
+    docker.listContainers({ filters: { status: ['running'] } }),
+  ]);
+  const images = new Map<string, Record<string, string> | undefined>();
+  const inspected = await Promise.all(list.map(async (c) => {
+    const info = await docker.getContainer(c.Id).inspect().catch(goneIs404);
+    return info && toContainer(info, await imageLabelsOf(docker, info.Image, images));
+  }));
+  const containers = inspected.filter((c): c is Container => c !== undefined);
+  containers.sort((a, b) => (a.id < b.id ? -1 : 1));
+  return { networks: networks.map(toNetwork).sort((a, b) => (a.id < b.id ? -1 : 1)), containers };
+}

@@ -1,0 +1,149 @@
+/**
+ * The policy file, version 1, as a zod schema. Every map is strict (an unknown key is an error,
+ * so a typo never silently widens access), and every leaf is checked and normalised by the
+ * parsers in ports.ts, addresses.ts and selector.ts, whose messages become the issues.
+ */
+import { z } from 'zod';
+import { parseCidr, parseInterfaceName } from './addresses.js';
+import { type Checked, fail, ok, quote, unknownKeysMessage } from './issues.js';
+import { parsePortSpec } from './ports.js';
+import { parseComposeSelector, parseImageGlob, parseLabelSelector, parseNameGlob } from './selector.js';
+import type { Selector } from './types.js';
+
+export const ACTIONS = ['allow', 'deny', 'reject'] as const;
+
+/** Rule and zone names end up in iptables comments, so they are restricted to a safe token. */
+export const NAME_TOKEN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** One entry of a rule's `from`, before zones are expanded. */
+export type SourceEntry =
+  | { readonly kind: 'any' }
+  | { readonly kind: 'zone'; readonly name: string }
+  | { readonly kind: 'cidr'; readonly cidr: string; readonly label: string };
+
+/**
+ * Built per document: `zone:NAME` references are checked against the zone names the document
+ * declares, so a single pass reports unknown zones together with every other problem.
+ */
+export function policyFileSchema(zoneNames: readonly string[]) {
+  return strictMap({
+    version: z.literal(1, { error: (iss) => (iss.input === undefined ? 'is required and must be 1' : undefined) }),
+    zones: zones.default({}),
+    defaults: strictMap({ published: z.enum(ACTIONS).default('allow') }).default({ published: 'allow' }),
+    rules: z.array(rule(zoneNames)).default([]),
+  });
+}
+
+export type PolicyFile = z.output<ReturnType<typeof policyFileSchema>>;
+export type ZoneFile = PolicyFile['zones'][string];
+export type RuleFile = PolicyFile['rules'][number];
+
+/** A leaf whose check and normalisation is one of the policy parsers. */
+function checked<I, T>(base: z.ZodType<I>, parse: (value: I) => Checked<T>) {
+  return base.transform((value, ctx): T => {
+    const result = parse(value);
+    if (result.ok) return result.value;
+    ctx.issues.push({ code: 'custom', message: result.error, input: value });
+    return z.NEVER;
+  });
+}
+
+/** A strict map whose unknown-key message names the key and what was probably meant. */
+function strictMap<S extends z.core.$ZodLooseShape>(shape: S) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? unknownKeysMessage(iss.keys, known) : undefined),
+  });
+}
+
+/** A whole-map check that would only repeat a problem already reported inside the map (an unknown key) waits for a clean map. */
+const noIssuesYet = (payload: z.core.ParsePayload) => payload.issues.length === 0;
+
+const list = <T extends z.ZodType>(item: T) => z.array(item).min(1);
+
+const safeName = (what: string) => (text: string) =>
+  NAME_TOKEN.test(text)
+    ? ok(text)
+    : fail<string>(
+        `${what} ${quote(text)} must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit (it is written into iptables comments)`,
+      );
+
+const zone = strictMap({
+  interfaces: list(checked(z.string(), parseInterfaceName)).optional(),
+  sources: list(checked(z.string(), parseCidr)).optional(),
+}).superRefine(
+  (value, ctx) => {
+    if (value.interfaces === undefined && value.sources === undefined) {
+      ctx.issues.push({ code: 'custom', message: 'a zone needs interfaces, sources or both', input: value });
+    }
+  },
+  { when: noIssuesYet },
+);
+
+/** Zone names are checked beside their values (not as record keys), so a bad name does not hide its zone's problems. */
+const zones = z.record(z.string(), zone).superRefine(
+  (value, ctx) => {
+    for (const name of Object.keys(value)) {
+      const checkedName = safeName('zone name')(name);
+      if (!checkedName.ok) ctx.issues.push({ code: 'custom', message: checkedName.error, input: name, path: [name] });
+    }
+  },
+  { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+);
+
+const selectorString = checked(z.string(), (text) => mapChecked(parseNameGlob(text), (name): Selector => ({ name })));
+
+const selectorMap = strictMap({
+  name: checked(z.string(), parseNameGlob).optional(),
+  label: checked(z.string(), parseLabelSelector).optional(),
+  compose: checked(z.string(), parseComposeSelector).optional(),
+  image: checked(z.string(), parseImageGlob).optional(),
+}).superRefine(
+  (selector, ctx) => {
+    if (Object.keys(selector).length > 0) return;
+    ctx.issues.push({ code: 'custom', message: 'a selector needs at least one of name, label, compose, image', input: selector });
+  },
+  { when: noIssuesYet },
+);
+
+/** One selector, or a list of them (any may match). */
+const containers = z.union([
+  selectorString.transform((s) => [s]),
+  selectorMap.transform((s) => [s]),
+  list(z.union([selectorString, selectorMap])),
+]);
+
+const port = checked(z.unknown(), parsePortSpec);
+
+function rule(zoneNames: readonly string[]) {
+  return strictMap({
+    name: checked(z.string(), safeName('rule name')).optional(),
+    containers: containers.optional(),
+    ports: list(port).optional(),
+    containerPorts: list(port).optional(),
+    from: list(checked(z.string(), (text) => parseSourceEntry(text, zoneNames))).optional(),
+    action: z.enum(ACTIONS).default('allow'),
+  });
+}
+
+/** "any", "zone:NAME", an address or a CIDR. */
+export function parseSourceEntry(text: string, zoneNames: readonly string[]): Checked<SourceEntry> {
+  if (text === 'any') return ok({ kind: 'any' });
+  if (text.startsWith('zone:')) return zoneReference(text.slice('zone:'.length), zoneNames);
+  if (!/^[0-9A-Fa-f:./%]+$/.test(text)) {
+    const hint = zoneNames.includes(text) ? `; did you mean "zone:${text}"?` : '';
+    return fail(`${quote(text)} is not "any", zone:NAME, an address or a CIDR${hint}`);
+  }
+  return mapChecked(parseCidr(text), (cidr): SourceEntry => ({ kind: 'cidr', cidr, label: text }));
+}
+
+function zoneReference(name: string, zoneNames: readonly string[]): Checked<SourceEntry> {
+  if (name === '') return fail('"zone:" needs a zone name after the colon');
+  if (zoneNames.includes(name)) return ok({ kind: 'zone', name });
+  const known = zoneNames.length === 0 ? 'no zones are defined' : `known zones: ${zoneNames.join(', ')}`;
+  return fail(`unknown zone ${quote(name)} (${known})`);
+}
+
+function mapChecked<A, B>(c: Checked<A>, f: (a: A) => B): Checked<B> {
+  return c.ok ? ok(f(c.value)) : c;
+}

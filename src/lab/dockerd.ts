@@ -53,8 +53,7 @@ export class Dockerd {
   readonly execRoot: string;
   private readonly configFile: string;
   private extraArgs: readonly string[];
-  private child: ResultPromise | undefined;
-  private childPid: number | undefined;
+  private child: { pid: number; exited: boolean } | undefined;
 
   constructor(private readonly cfg: DockerdConfig) {
     assertName(cfg.netns);
@@ -71,7 +70,9 @@ export class Dockerd {
 
   /** The running dockerd's pid, if any. */
   get pid(): number | undefined {
-    return this.childPid !== undefined && isAlive(this.childPid) ? this.childPid : undefined;
+    const c = this.child;
+    // `exited` guards against a reused pid once Node has reaped dockerd.
+    return c && !c.exited && isAlive(c.pid) ? c.pid : undefined;
   }
 
   get args(): readonly string[] {
@@ -97,9 +98,10 @@ export class Dockerd {
     mkdirSync(this.cfg.runDir, { recursive: true });
     if (!existsSync(this.configFile)) writeFileSync(this.configFile, '{}\n');
     const log = openSync(this.logPath, 'a');
+    let sub: ResultPromise;
     try {
       // nsenter without --fork execs dockerd, so the child's pid is dockerd's pid.
-      this.child = execa('nsenter', this.argv(), {
+      sub = execa('nsenter', this.argv(), {
         detached: true,
         cleanup: false,
         reject: false,
@@ -112,10 +114,16 @@ export class Dockerd {
         },
       });
     } finally {
-      closeSync(log);
+      closeSync(log); // the child has its own copy
     }
-    this.child.unref();
-    this.childPid = this.child.pid;
+    if (sub.pid === undefined) throw new Error('could not spawn nsenter/dockerd');
+    const child = { pid: sub.pid, exited: false };
+    void sub.then(() => {
+      child.exited = true;
+    });
+    // Exit handlers, not this handle, end dockerd if the test process goes away.
+    sub.unref();
+    this.child = child;
     await this.waitReady();
   }
 
@@ -153,7 +161,7 @@ export class Dockerd {
       killSync([pid], 'SIGKILL');
       await waitGone(pid, 5_000);
     }
-    this.childPid = undefined;
+    this.child = undefined;
   }
 
   /** Simulates a crash: SIGKILL, no clean shutdown (containerd and containers stay). */

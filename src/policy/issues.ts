@@ -29,7 +29,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** A value from the file as it appears in a message; long strings are cut so a line stays a line. */
-export function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';
@@ -43,16 +43,16 @@ export function quote(text: string): string {
   return JSON.stringify(cut);
 }
 
-const NOUNS: Record<string, string> = { array: 'a list', object: 'a map', string: 'a string', number: 'a number', boolean: 'true or false' };
+const NOUNS: Record<string, string> = { array: 'a list', object: 'a map', record: 'a map', string: 'a string', number: 'a number', boolean: 'true or false' };
 
 /** The per-parse zod error map: plain English for every issue a schema does not word itself. */
 export function zodMessage(iss: core.$ZodRawIssue): string {
   switch (iss.code) {
     case 'invalid_type':
       if (iss.input === undefined) return 'is required';
-      return `must be ${NOUNS[iss.expected] ?? iss.expected} (got ${describe(iss.input)})`;
+      return `must be ${NOUNS[iss.expected] ?? iss.expected} (got ${describeValue(iss.input)})`;
     case 'invalid_value':
-      return `${oneOf(iss.values)} (got ${describe(iss.input)})`;
+      return `${oneOf(iss.values)} (got ${describeValue(iss.input)})`;
     case 'too_small':
       return iss.origin === 'array' ? 'must not be an empty list' : 'is too short';
     case 'unrecognized_keys':
@@ -120,7 +120,7 @@ function isTypeMismatch(branch: readonly core.$ZodIssue[]): boolean {
 
 function unionMessage(iss: core.$ZodIssueInvalidUnion): string {
   const expected = iss.errors.flatMap((b) => (b[0]?.code === 'invalid_type' ? [NOUNS[b[0].expected] ?? b[0].expected] : []));
-  const got = iss.input === undefined ? '' : ` (got ${describe(iss.input)})`;
+  const got = iss.input === undefined ? '' : ` (got ${describeValue(iss.input)})`;
   if (expected.length < 2) return `has the wrong form${got}`;
   return `must be ${expected.slice(0, -1).join(', ')} or ${expected.at(-1)}${got}`;
 }

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { BUILTIN_DEFAULT } from './default.js';
-import { describe, fromZodIssues, zodMessage } from './issues.js';
+import { describeValue, fromZodIssues, zodMessage } from './issues.js';
 import { type PolicyFile, type RuleFile, type SourceEntry, type ZoneFile, policyFileSchema } from './schema.js';
 import type { AccessRule, Policy, PolicyIssue, SourceMatch } from './types.js';
 
@@ -94,7 +94,7 @@ const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ').trim();
 
 function documentShapeProblem(value: unknown): string | undefined {
   if (value === null || value === undefined) return 'the file is empty; a policy needs at least "version: 1"';
-  if (!isPlainMap(value)) return `the document must be a map of version, zones, defaults and rules (got ${describe(value)})`;
+  if (!isPlainMap(value)) return `the document must be a map of version, zones, defaults and rules (got ${describeValue(value)})`;
   return undefined;
 }
 

@@ -2,7 +2,7 @@
  * Port specs as the policy file writes them: 443 or "443" (TCP), "53/udp", "8000-8100/tcp".
  */
 import type { Protocol } from '../inventory/types.js';
-import { type Checked, describe, fail, ok, quote } from './issues.js';
+import { type Checked, describeValue, fail, ok, quote } from './issues.js';
 import type { PortRange } from './types.js';
 
 export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
@@ -13,7 +13,7 @@ const SPEC = /^(\d+)(?:-(\d+))?(?:\/([A-Za-z0-9]+))?$/;
 export function parsePortSpec(value: unknown): Checked<PortRange> {
   if (typeof value === 'number') return portRange('tcp', String(value), undefined);
   if (typeof value !== 'string') {
-    return fail(`a port must be a number or a string such as "443/tcp" (got ${describe(value)})`);
+    return fail(`a port must be a number or a string such as "443/tcp" (got ${describeValue(value)})`);
   }
   const m = SPEC.exec(value);
   if (!m) return fail(`malformed port ${quote(value)} (expected N, N/proto or A-B/proto, such as 443/tcp or 8000-8100/udp)`);

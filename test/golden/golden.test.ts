@@ -1,0 +1,40 @@
+/**
+ * Golden files: each case folder holds an inventory (as `dockward inventory` prints it)
+ * and a policy; the whole IPv4 ruleset they compile to is kept next to them. A change in
+ * generated rules shows up as a reviewable diff of expected.v4.rules.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile/index.js';
+import { inventorySchema } from '../../src/inventory/schema.js';
+import { parsePolicy } from '../../src/policy/load.js';
+import { BUILTIN_DEFAULT } from '../../src/policy/default.js';
+import { renderRuleset } from '../../src/ruleset/plan.js';
+
+const root = join(import.meta.dirname, 'cases');
+
+function load(dir: string) {
+  const inventory = inventorySchema.parse(JSON.parse(readFileSync(join(dir, 'inventory.json'), 'utf8')));
+  let text: string | undefined;
+  try {
+    text = readFileSync(join(dir, 'policy.yaml'), 'utf8');
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) return { inventory, policy: BUILTIN_DEFAULT };
+  const parsed = parsePolicy(text, 'policy.yaml');
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  return { inventory, policy: parsed.policy };
+}
+
+describe('golden rulesets', () => {
+  for (const name of readdirSync(root).sort()) {
+    it(`${name} compiles to its expected rules`, async () => {
+      const dir = join(root, name);
+      const { inventory, policy } = load(dir);
+      const [ruleset] = compile(inventory, policy).rulesets;
+      await expect(renderRuleset(ruleset!)).toMatchFileSnapshot(join(dir, 'expected.v4.rules'));
+    });
+  }
+});

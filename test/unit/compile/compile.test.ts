@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../../src/compile/index.js';
+import { containerChain } from '../../../src/compile/names.js';
+import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
+import { renderRuleset } from '../../../src/ruleset/plan.js';
+import { parseRule } from '../../../src/ruleset/parse.js';
+import type { Inventory } from '../../../src/inventory/types.js';
+import type { Policy } from '../../../src/policy/types.js';
+import { container, inventory, network, policy, tcp, udp } from '../../helpers/fixtures.js';
+
+const net = network(1);
+
+function rendered(inv: Inventory, pol: Policy = BUILTIN_DEFAULT): string {
+  return renderRuleset(compile(inv, pol).rulesets[0]!);
+}
+
+/** Rule lines of one chain in one table of the rendered text. */
+function chain(text: string, table: string, name: string): string[] {
+  const block = text.split(`*${table}\n`)[1]?.split('COMMIT')[0] ?? '';
+  return block.split('\n').filter((l) => l.startsWith(`-A ${name} `)).map((l) => l.replace(/ -m comment --comment "[^"]*"/, ''));
+}
+
+describe('compile', () => {
+  it('writes exactly one DNAT per binding, also when Docker reports it twice', () => {
+    const c = container(1, net, [tcp(8080, 80), tcp(8080, 80), tcp(8080, 80, '::')]);
+    const nat = chain(rendered(inventory([net], [c])), 'nat', containerChain(c.id));
+    expect(nat).toEqual([`-A ${containerChain(c.id)} -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80`]);
+  });
+
+  it('keeps an IPv6 binding out of the IPv4 rules and says so', () => {
+    const c = container(1, net, [tcp(8080, 80, '::')]);
+    const compiled = compile(inventory([net], [c]), BUILTIN_DEFAULT);
+    expect(renderRuleset(compiled.rulesets[0]!)).not.toContain('8080');
+    expect(compiled.notes).toEqual([`container ${c.id.slice(0, 12)}: IPv6 binding [::]:8080 not handled yet`]);
+  });
+
+  it('binds a published port to its host address when Docker names one', () => {
+    const c = container(1, net, [udp(5353, 53, '198.51.100.1')]);
+    const nat = chain(rendered(inventory([net], [c])), 'nat', containerChain(c.id));
+    expect(nat).toEqual([`-A ${containerChain(c.id)} -d 198.51.100.1/32 -p udp -m udp --dport 5353 -j DNAT --to-destination 172.17.0.2:53`]);
+  });
+
+  it('gives containers in host, none or container: network mode no rules of their own', () => {
+    const host = container(1, net, [], { networkMode: 'host', endpoints: [] });
+    const none = container(2, net, [], { networkMode: 'none', endpoints: [] });
+    const joined = container(3, net, [], { networkMode: `container:${'c1'.padEnd(64, '0')}`, endpoints: [] });
+    const text = rendered(inventory([net], [host, none, joined]));
+    for (const c of [host, none, joined]) expect(text).not.toContain(containerChain(c.id));
+  });
+
+  it('masquerades the default bridge although Docker reports masquerade off for it', () => {
+    const reported = network(1, { options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false' } });
+    const user = network(2, { options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false' } });
+    const post = chain(rendered(inventory([reported, user], [])), 'nat', 'DOCKWARD-POSTROUTING');
+    expect(post).toContain('-A DOCKWARD-POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE');
+    expect(post.join('\n')).not.toContain('-s 172.18.0.0/16');
+  });
+
+  it('drops traffic between containers of a network with ICC off, and accepts it otherwise', () => {
+    const off = network(2, { options: { 'com.docker.network.bridge.enable_icc': 'false' } });
+    const forward = chain(rendered(inventory([net, off], [])), 'filter', 'DOCKWARD-FORWARD');
+    expect(forward).toContain('-A DOCKWARD-FORWARD -i docker0 -o docker0 -j ACCEPT');
+    expect(forward).toContain(`-A DOCKWARD-FORWARD -i ${off.bridge} -o ${off.bridge} -j DROP`);
+  });
+
+  it('refuses everything into a bridge that no earlier rule accepted, before any outbound accept', () => {
+    const other = network(2);
+    const forward = chain(rendered(inventory([net, other], [])), 'filter', 'DOCKWARD-FORWARD');
+    const lastDrop = forward.lastIndexOf(`-A DOCKWARD-FORWARD -o ${other.bridge} -j DROP`);
+    const firstAccept = forward.indexOf('-A DOCKWARD-FORWARD -i docker0 -j ACCEPT');
+    expect(lastDrop).toBeGreaterThan(-1);
+    expect(firstAccept).toBeGreaterThan(lastDrop);
+  });
+
+  it('enforces a refused source in mangle, nat and filter alike', () => {
+    const c = container(1, net, [tcp(443)]);
+    const pol = policy('version: 1\ndefaults: { published: deny }\nrules:\n  - { ports: [443], from: [198.51.100.0/24] }\n');
+    const text = rendered(inventory([net], [c]), pol);
+    const name = containerChain(c.id);
+    expect(chain(text, 'mangle', name)).toEqual([
+      `-A ${name} -s 198.51.100.0/24 -p tcp -m tcp --dport 443 -j RETURN`,
+      `-A ${name} -p tcp -m tcp --dport 443 -j DROP`,
+    ]);
+    expect(chain(text, 'nat', name)).toEqual([
+      `-A ${name} -p tcp -m tcp --dport 443 -m addrtype --src-type LOCAL -j DNAT --to-destination 172.17.0.2:443`,
+      `-A ${name} -s 198.51.100.0/24 -p tcp -m tcp --dport 443 -j DNAT --to-destination 172.17.0.2:443`,
+    ]);
+    expect(chain(text, 'filter', name)).toEqual([
+      `-A ${name} -s 198.51.100.0/24 -d 172.17.0.2/32 -p tcp -m conntrack --ctstate DNAT --ctorigdstport 443 -m tcp --dport 443 -j ACCEPT`,
+      `-A ${name} -d 172.17.0.2/32 -p tcp -m conntrack --ctstate DNAT --ctorigdstport 443 -m tcp --dport 443 -j DROP`,
+    ]);
+  });
+
+  it('judges `ports` by the dialled host port and `containerPorts` by the container side', () => {
+    const c = container(1, net, [tcp(10443, 443)]);
+    const byHost = policy('version: 1\ndefaults: { published: deny }\nrules:\n  - { ports: [443/tcp] }\n');
+    const byContainer = policy('version: 1\ndefaults: { published: deny }\nrules:\n  - { containerPorts: [443/tcp] }\n');
+    const name = containerChain(c.id);
+    expect(chain(rendered(inventory([net], [c]), byHost), 'filter', name).at(-1)).toMatch(/-j DROP$/);
+    expect(chain(rendered(inventory([net], [c]), byContainer), 'filter', name)).toEqual([
+      `-A ${name} -d 172.17.0.2/32 -p tcp -m conntrack --ctstate DNAT --ctorigdstport 10443 -m tcp --dport 443 -j ACCEPT`,
+    ]);
+  });
+
+  it('rejects with a TCP reset for TCP and port-unreachable otherwise', () => {
+    const c = container(1, net, [tcp(80), udp(53)]);
+    const pol = policy('version: 1\ndefaults: { published: reject }\n');
+    const filter = chain(rendered(inventory([net], [c]), pol), 'filter', containerChain(c.id));
+    expect(filter[0]).toMatch(/-j REJECT --reject-with tcp-reset$/);
+    expect(filter[1]).toMatch(/-j REJECT --reject-with icmp-port-unreachable$/);
+  });
+
+  it('is deterministic: the same input renders the same bytes', () => {
+    const inv = inventory([net], [container(1, net, [tcp(80)]), container(2, net, [tcp(81)])]);
+    expect(rendered(inv)).toBe(rendered(inv));
+  });
+});
+
+describe('strings from Docker never reach the restore text', () => {
+  const evil = 'x" -j ACCEPT\n-A FORWARD -j ACCEPT #';
+  const hostile = network(2, { name: evil, bridge: 'br-ok', labels: { [evil]: evil } });
+  const bad = network(3, { name: 'fine', bridge: evil });
+  const c = container(1, hostile, [tcp(80)], {
+    name: evil, image: evil, labels: { [evil]: evil, 'com.docker.compose.project': evil },
+    compose: { project: evil, service: evil },
+  });
+
+  it('renders only lines that parse back as dockward rules, and none of the hostile strings', () => {
+    const text = rendered(inventory([hostile, bad], [c]), policy('version: 1\nrules:\n  - { containers: "x*", ports: [80] }\n'));
+    expect(text).not.toContain('ACCEPT #');
+    expect(text).not.toMatch(/-j ACCEPT"/);
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('-A ') && !line.startsWith('-I ')) continue;
+      expect(() => parseRule(line.replace(/^-[AI] \S+ (1 )?/, ''))).not.toThrow();
+    }
+  });
+
+  it('leaves a network with an invalid bridge name out and says so', () => {
+    const compiled = compile(inventory([bad], []), BUILTIN_DEFAULT);
+    expect(renderRuleset(compiled.rulesets[0]!)).not.toContain('172.19.0.0/16');
+    expect(compiled.notes).toEqual([`network ${bad.id.slice(0, 12)}: bridge name is not a valid interface name; network left out`]);
+  });
+});

@@ -16,7 +16,9 @@ export function parseCidr(text: string): Checked<string> {
   if (!bytes.ok) return fail(slash < 0 ? bytes.error : `bad CIDR ${quote(text)}: ${bytes.error}`);
   const bits = bytes.value.length * 8;
   const prefix = slash < 0 ? bits : parsePrefix(text.slice(slash + 1), bits);
-  if (prefix === undefined) return fail(`bad CIDR ${quote(text)}: the prefix length must be a number from 0 to ${bits}`);
+  if (prefix === undefined) {
+    return fail(`bad CIDR ${quote(text)}: the prefix length must be a number from 0 to ${bits}`);
+  }
   const network = maskBytes(bytes.value, prefix);
   const cidr = `${formatAddress(network)}/${prefix}`;
   if (network.some((b, i) => b !== bytes.value[i])) return fail(`${text} has host bits set; did you mean ${cidr}?`);
@@ -106,9 +108,12 @@ export function parseInterfaceName(text: string): Checked<string> {
   if (text.length > 15) return fail(`interface name ${quote(text)} is longer than 15 characters`);
   if (text === '.' || text === '..') return fail(`${quote(text)} is not a valid interface name`);
   if (!/^[\x21-\x7e]+$/.test(text) || /[/:'"`\\]/.test(text)) {
-    return fail(`interface name ${quote(text)} may only hold printable ASCII, without whitespace, "/", ":", quotes or "\\"`);
+    const allowed = 'may only hold printable ASCII, without whitespace, "/", ":", quotes or "\\"';
+    return fail(`interface name ${quote(text)} ${allowed}`);
   }
   if (/^[-!]/.test(text)) return fail(`interface name ${quote(text)} must not start with "-" or "!"`);
-  if (text.slice(0, -1).includes('+')) return fail(`interface name ${quote(text)} may use "+" only at the end, as a wildcard`);
+  if (text.slice(0, -1).includes('+')) {
+    return fail(`interface name ${quote(text)} may use "+" only at the end, as a wildcard`);
+  }
   return ok(text);
 }

@@ -43,7 +43,14 @@ export function quote(text: string): string {
   return JSON.stringify(cut);
 }
 
-const NOUNS: Record<string, string> = { array: 'a list', object: 'a map', record: 'a map', string: 'a string', number: 'a number', boolean: 'true or false' };
+const NOUNS: Record<string, string> = {
+  array: 'a list',
+  object: 'a map',
+  record: 'a map',
+  string: 'a string',
+  number: 'a number',
+  boolean: 'true or false',
+};
 
 /** The per-parse zod error map: plain English for every issue a schema does not word itself. */
 export function zodMessage(iss: core.$ZodRawIssue): string {
@@ -119,7 +126,10 @@ function isTypeMismatch(branch: readonly core.$ZodIssue[]): boolean {
 }
 
 function unionMessage(iss: core.$ZodIssueInvalidUnion): string {
-  const expected = iss.errors.flatMap((b) => (b[0]?.code === 'invalid_type' ? [NOUNS[b[0].expected] ?? b[0].expected] : []));
+  const expected = iss.errors.flatMap((branch) => {
+    const first = branch[0];
+    return first?.code === 'invalid_type' ? [NOUNS[first.expected] ?? first.expected] : [];
+  });
   const got = iss.input === undefined ? '' : ` (got ${describeValue(iss.input)})`;
   if (expected.length < 2) return `has the wrong form${got}`;
   return `must be ${expected.slice(0, -1).join(', ')} or ${expected.at(-1)}${got}`;

@@ -41,7 +41,10 @@ export function parsePolicy(text: string, file: string): ParseResult {
  * No path: the default path if a file is there, else the built-in default. A path that was
  * named must exist: silently running the permissive default instead would open every port.
  */
-export async function loadPolicy(path: string | undefined, defaultPath = DEFAULT_POLICY_PATH): Promise<LoadResult> {
+export async function loadPolicy(
+  path: string | undefined,
+  defaultPath: string = DEFAULT_POLICY_PATH,
+): Promise<LoadResult> {
   const file = path ?? defaultPath;
   const text = await readText(file);
   if (!text.ok) {
@@ -60,7 +63,8 @@ async function readText(file: string): Promise<ReadResult> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'unknown error';
     const missing = code === 'ENOENT' || code === 'ENOTDIR';
-    return { ok: false, missing, error: READ_ERRORS[code] ?? (missing ? 'file not found' : `cannot read the file (${code})`) };
+    const error = READ_ERRORS[code] ?? (missing ? 'file not found' : `cannot read the file (${code})`);
+    return { ok: false, missing, error };
   }
 }
 
@@ -81,7 +85,8 @@ function parseYaml(text: string): YamlResult {
     return { ok: true, value: doc.toJS({ maxAliasCount: 100 }) };
   } catch (e) {
     // toJS throws on alias bombs and unresolvable aliases; the message is all the operator needs
-    return { ok: false, issues: [{ path: '', message: `cannot read the YAML: ${oneLine(String((e as Error).message))}` }] };
+    const message = `cannot read the YAML: ${oneLine(String((e as Error).message))}`;
+    return { ok: false, issues: [{ path: '', message }] };
   }
 }
 
@@ -94,8 +99,8 @@ const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ').trim();
 
 function documentShapeProblem(value: unknown): string | undefined {
   if (value === null || value === undefined) return 'the file is empty; a policy needs at least "version: 1"';
-  if (!isPlainMap(value)) return `the document must be a map of version, zones, defaults and rules (got ${describeValue(value)})`;
-  return undefined;
+  if (isPlainMap(value)) return undefined;
+  return `the document must be a map of version, zones, defaults and rules (got ${describeValue(value)})`;
 }
 
 function declaredZoneNames(doc: unknown): string[] {

@@ -7,6 +7,7 @@ import type { PortRange } from './types.js';
 
 export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
 
+const EXPECTED_FORMS = 'expected N, N/proto or A-B/proto, such as 443/tcp or 8000-8100/udp';
 const SPEC = /^(\d+)(?:-(\d+))?(?:\/([A-Za-z0-9]+))?$/;
 
 /** A port spec from the file → an inclusive range of one protocol; a bare port means TCP. */
@@ -16,9 +17,11 @@ export function parsePortSpec(value: unknown): Checked<PortRange> {
     return fail(`a port must be a number or a string such as "443/tcp" (got ${describeValue(value)})`);
   }
   const m = SPEC.exec(value);
-  if (!m) return fail(`malformed port ${quote(value)} (expected N, N/proto or A-B/proto, such as 443/tcp or 8000-8100/udp)`);
+  if (!m) return fail(`malformed port ${quote(value)} (${EXPECTED_FORMS})`);
   const protocol = m[3] ?? 'tcp';
-  if (!isProtocol(protocol)) return fail(`unknown protocol ${quote(protocol)} in ${quote(value)} (use tcp, udp or sctp)`);
+  if (!isProtocol(protocol)) {
+    return fail(`unknown protocol ${quote(protocol)} in ${quote(value)} (use tcp, udp or sctp)`);
+  }
   return portRange(protocol, m[1] ?? '', m[2]);
 }
 

@@ -56,17 +56,16 @@ function strictMap<S extends z.core.$ZodLooseShape>(shape: S) {
   });
 }
 
-/** A whole-map check that would only repeat a problem already reported inside the map (an unknown key) waits for a clean map. */
+/** Whole-map checks wait for a clean map: after an unknown key they would only repeat the problem. */
 const noIssuesYet = (payload: z.core.ParsePayload) => payload.issues.length === 0;
 
 const list = <T extends z.ZodType>(item: T) => z.array(item).min(1);
 
+const NAME_RULE =
+  'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit (it is written into iptables comments)';
+
 const safeName = (what: string) => (text: string) =>
-  NAME_TOKEN.test(text)
-    ? ok(text)
-    : fail<string>(
-        `${what} ${quote(text)} must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit (it is written into iptables comments)`,
-      );
+  NAME_TOKEN.test(text) ? ok(text) : fail<string>(`${what} ${quote(text)} ${NAME_RULE}`);
 
 const zone = strictMap({
   interfaces: list(checked(z.string(), parseInterfaceName)).optional(),
@@ -80,7 +79,7 @@ const zone = strictMap({
   { when: noIssuesYet },
 );
 
-/** Zone names are checked beside their values (not as record keys), so a bad name does not hide its zone's problems. */
+/** Zone names are checked beside the zones, not as record keys, so a bad name does not hide its zone's problems. */
 const zones = z.record(z.string(), zone).superRefine(
   (value, ctx) => {
     for (const name of Object.keys(value)) {
@@ -91,7 +90,9 @@ const zones = z.record(z.string(), zone).superRefine(
   { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
 );
 
-const selectorString = checked(z.string(), (text) => mapChecked(parseNameGlob(text), (name): Selector => ({ name })));
+const selectorString = checked(z.string(), (text) =>
+  mapChecked(parseNameGlob(text), (name): Selector => ({ name })),
+);
 
 const selectorMap = strictMap({
   name: checked(z.string(), parseNameGlob).optional(),
@@ -101,7 +102,8 @@ const selectorMap = strictMap({
 }).superRefine(
   (selector, ctx) => {
     if (Object.keys(selector).length > 0) return;
-    ctx.issues.push({ code: 'custom', message: 'a selector needs at least one of name, label, compose, image', input: selector });
+    const message = 'a selector needs at least one of name, label, compose, image';
+    ctx.issues.push({ code: 'custom', message, input: selector });
   },
   { when: noIssuesYet },
 );

@@ -3,8 +3,9 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 import { LOG_LEVELS } from '../log.js';
 import type { Backend } from '../dataplane/iptables.js';
+import { DEFAULT_STATE_DIR } from '../daemon/state-file.js';
 
-export const COMMANDS = ['apply', 'plan', 'inventory', 'check', 'flush', 'run'] as const;
+export const COMMANDS = ['apply', 'plan', 'inventory', 'check', 'flush', 'run', 'status'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Request {
@@ -15,7 +16,10 @@ export interface Request {
   readonly logLevel: string;
   readonly inventory?: string;
   readonly resyncSeconds: number;
+  readonly readbackSeconds: number;
   readonly flushOnExit: boolean;
+  readonly stateDir: string;
+  readonly json: boolean;
 }
 
 const OPTIONS = {
@@ -25,6 +29,9 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   inventory: { type: 'string' },
   'resync-interval': { type: 'string' },
+  'readback-interval': { type: 'string' },
+  'state-dir': { type: 'string' },
+  json: { type: 'boolean' },
   'flush-on-exit': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -37,7 +44,8 @@ commands:
   inventory   print Docker's networks and running containers as JSON
   check       validate the policy file without touching anything
   flush       remove every dockward chain and hook (both families)
-  run         the daemon: apply now, then on Docker events and every resync interval
+  run         the daemon: apply now, then on Docker events, on drift and every resync interval
+  status      is the daemon running, are the live rules in sync, what failed last (exit 1 when not healthy)
 
 options:
   --policy FILE            policy file (default /etc/dockward/policy.yaml; built-in default when absent)
@@ -45,7 +53,10 @@ options:
   --backend nft|legacy     iptables backend (default: detected)
   --log-level LEVEL        ${LOG_LEVELS.join(' | ')} (default info)
   --inventory FILE         plan, apply: compile from an inventory JSON file instead of Docker (plan then needs no root)
-  --resync-interval SECS   run: full resync period (default 10)
+  --resync-interval SECS   run: full resync with Docker every SECS (default 30)
+  --readback-interval SECS run: compare the live rules with the desired ones every SECS (default 10)
+  --state-dir DIR          run, status: where status.json and the last inventory live (default /var/lib/dockward)
+  --json                   status: machine-readable output
   --flush-on-exit          run: remove the rules on SIGTERM/SIGINT (default: leave them in force)
 `;
 
@@ -53,6 +64,13 @@ function oneOf<T extends string>(flag: string, value: string | undefined, allowe
   if (value === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag}: must be one of ${allowed.join(', ')} (got "${value}")`);
   return value as T;
+}
+
+function seconds(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!(n > 0)) throw new UsageError(`--${flag}: must be a positive number of seconds (got "${value}")`);
+  return n;
 }
 
 export function parseRequest(argv: readonly string[]): Request | 'help' {
@@ -67,14 +85,17 @@ export function parseRequest(argv: readonly string[]): Request | 'help' {
   const command = oneOf('command', positionals[0], COMMANDS);
   if (!command) throw new UsageError('no command');
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-  const resync = Number(values['resync-interval'] ?? '10');
-  if (!(resync > 0)) throw new UsageError(`--resync-interval: must be a positive number of seconds (got "${values['resync-interval']}")`);
+  const resync = seconds('resync-interval', values['resync-interval'], 30);
+  const readback = seconds('readback-interval', values['readback-interval'], 10);
   const backend = oneOf('backend', values.backend, ['nft', 'legacy'] as const);
   return {
     command,
     logLevel: oneOf('log-level', values['log-level'], LOG_LEVELS) ?? 'info',
     resyncSeconds: resync,
+    readbackSeconds: readback,
     flushOnExit: values['flush-on-exit'] === true,
+    stateDir: values['state-dir'] ?? DEFAULT_STATE_DIR,
+    json: values.json === true,
     ...(values.policy !== undefined ? { policy: values.policy } : {}),
     ...(values['docker-host'] !== undefined ? { dockerHost: values['docker-host'] } : {}),
     ...(backend ? { backend } : {}),

@@ -14,9 +14,14 @@ import { detectBackend, systemIptables, type Iptables } from '../dataplane/iptab
 import type { Request } from './args.js';
 
 export async function policyOf(request: Request): Promise<Policy> {
+  return (await loadedPolicyOf(request)).policy;
+}
+
+/** The policy with its file hash; a bad file is an InputError (exit 2) naming every problem. */
+export async function loadedPolicyOf(request: Request): Promise<{ policy: Policy; hash?: string }> {
   const result = await loadPolicy(request.policy);
   if (!result.ok) throw new InputError(formatIssues(result.file, result.issues).split('\n'));
-  return result.policy;
+  return result;
 }
 
 export function dockerOf(request: Request) {

@@ -7,8 +7,9 @@ import { flush } from './commands/flush.js';
 import { inventory } from './commands/inventory.js';
 import { plan } from './commands/plan.js';
 import { run } from './commands/run.js';
+import { status } from './commands/status.js';
 
-const HANDLERS: Readonly<Record<Command, (r: Request) => Promise<number>>> = { apply, check, flush, inventory, plan, run };
+const HANDLERS: Readonly<Record<Command, (r: Request) => Promise<number>>> = { apply, check, flush, inventory, plan, run, status };
 
 export async function main(argv: readonly string[]): Promise<number> {
   try {

@@ -9,7 +9,9 @@ import type { Chain, Family, Hook, Ruleset, Table, TableName } from '../ruleset/
 import { buildModel } from './model.js';
 import { CANARY, FORWARD, OUTPUT, POSTROUTING, PREROUTING, PUBLISH, REJECT_MARK } from './names.js';
 import { networkChains } from './networks.js';
-import { publishedChains } from './published.js';
+import { publishedChains, type BindingAccess } from './published.js';
+
+export type { BindingAccess };
 import { ctNew, jump, localDst, rule } from './rules.js';
 
 export interface CompileOptions {
@@ -23,6 +25,8 @@ export interface Compiled {
   readonly rulesets: readonly Ruleset[];
   /** Things left out or not handled, for the log. */
   readonly notes: readonly string[];
+  /** Per published binding, who may use it (for revoking flows the policy no longer allows). */
+  readonly access: readonly BindingAccess[];
   readonly stats: { readonly containers: number; readonly mappings: number; readonly rules: number };
 }
 
@@ -38,7 +42,8 @@ function hooks(table: TableName): Hook[] {
 }
 
 function table(name: TableName, chains: Chain[]): Table {
-  const all = [...chains, { name: CANARY, rules: [] }];
+  // The canary holds one rule: `iptables -F` empties chains without deleting them.
+  const all = [...chains, { name: CANARY, rules: [rule([], { kind: 'RETURN' }, 'canary')] }];
   all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { chains: all, hooks: hooks(name) };
 }
@@ -64,7 +69,7 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
       ]),
     },
   };
-  return { ruleset, model };
+  return { ruleset, model, access: published.access };
 }
 
 function countRules(ruleset: Ruleset): number {
@@ -72,10 +77,11 @@ function countRules(ruleset: Ruleset): number {
 }
 
 export function compile(inventory: Inventory, policy: Policy, options: CompileOptions = DEFAULT_OPTIONS): Compiled {
-  const { ruleset, model } = compileFamily(inventory, policy, options, 'ipv4');
+  const { ruleset, model, access } = compileFamily(inventory, policy, options, 'ipv4');
   return {
     rulesets: [ruleset],
     notes: model.notes,
+    access,
     stats: {
       containers: inventory.containers.length,
       mappings: model.publications.reduce((n, p) => n + p.bindings.length, 0),

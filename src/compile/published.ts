@@ -19,6 +19,19 @@ export interface PublishedChains {
   readonly mangle: Chain[];
   readonly nat: Chain[];
   readonly filter: Chain[];
+  readonly access: BindingAccess[];
+}
+
+/** Who may use one published binding, as data: what revocation of open flows is judged by. */
+export interface BindingAccess {
+  /** protocol/host address/host port: the binding's identity across applies. */
+  readonly key: string;
+  readonly family: Family;
+  readonly protocol: Binding['protocol'];
+  readonly hostIp?: string;
+  readonly hostPort: number;
+  readonly target: string;
+  readonly lines: readonly { readonly cidr?: string; readonly iface?: string; readonly action: Action }[];
 }
 
 interface Decided { readonly binding: Binding; readonly lines: readonly AccessLine[] }
@@ -76,6 +89,15 @@ function filterRules(p: Publication, d: Decided, family: Family): Rule[] {
   return d.lines.map((l) => rule([...key, ...sourceMatches(l.source)], verdict[l.action], note(l)));
 }
 
+function bindingAccess(p: Publication, d: Decided, family: Family): BindingAccess {
+  const b = d.binding;
+  return {
+    key: `${family}/${b.protocol}/${b.hostIp ?? '*'}/${b.hostPort}`, family, protocol: b.protocol,
+    ...(b.hostIp ? { hostIp: b.hostIp } : {}), hostPort: b.hostPort, target: `${p.address}:${b.containerPort}`,
+    lines: d.lines.map((l) => ({ ...(l.source.cidr ? { cidr: l.source.cidr } : {}), ...(l.source.iface ? { iface: l.source.iface } : {}), action: l.action })),
+  };
+}
+
 /** A RETURN at the end of a chain changes nothing: leave it out. */
 function dropTrailing(rules: Rule[], kind: string): Rule[] {
   while (rules.length > 0 && rules[rules.length - 1]?.target.kind === kind) rules.pop();
@@ -83,11 +105,12 @@ function dropTrailing(rules: Rule[], kind: string): Rule[] {
 }
 
 export function publishedChains(pubs: readonly Publication[], policy: Policy, family: Family): PublishedChains {
-  const out: PublishedChains = { mangle: [], nat: [], filter: [] };
+  const out: PublishedChains = { mangle: [], nat: [], filter: [], access: [] };
   const dispatch = { mangle: [] as Rule[], nat: [] as Rule[], filter: [] as Rule[], hairpin: [] as Rule[] };
   for (const p of pubs) {
     const rules = rulesFor(policy, p.container);
     const decided = p.bindings.map((binding) => ({ binding, lines: accessLines(rules, policy.defaults.published, binding, family) }));
+    out.access.push(...decided.map((d) => bindingAccess(p, d, family)));
     const mangle = decided.flatMap((d) => mangleRules(d, family));
     if (mangle.length > 0) {
       out.mangle.push({ name: p.chain, rules: mangle });

@@ -1,76 +1,124 @@
 /**
- * One reconcile: snapshot Docker, compile with the policy in force, apply, verify.
- * "Docker unreachable" never means "no containers": when the inventory cannot be read,
- * nothing is applied and the rules in force stay as they are until a read succeeds.
+ * One reconcile: snapshot Docker, compile with the policy in force, apply, verify, then
+ * revoke open flows that lost their access. "Docker unreachable" never means "no
+ * containers": when the inventory cannot be read, the last good inventory is applied
+ * again (so a wiped table is still repaired) and the run counts as failed, to be retried.
  */
 import { compile, type Compiled } from '../compile/index.js';
 import { applyRuleset } from '../dataplane/apply.js';
+import type { Conntrack } from '../dataplane/conntrack.js';
 import { RestoreError, type Iptables } from '../dataplane/iptables.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Logger } from '../log.js';
 import type { Policy } from '../policy/types.js';
+import type { Ruleset } from '../ruleset/types.js';
+import { changedBindings, fingerprint, revokeFlows } from './revoke.js';
 
 export interface ReconcileState {
-  readonly policy: Policy;
-  lastApplyAt?: number;
-  lastDurationMs?: number;
-  lastError?: string;
+  policy: Policy;
+  policyHash?: string;
+  policyError?: readonly string[];
+  lastApply?: { at: number; durationMs: number; changes: number };
+  lastError?: { at: number; message: string };
+  dockerReachable: boolean;
   applies: number;
+  repairs: number;
   stats?: Compiled['stats'];
+  desired: readonly Ruleset[];
 }
 
 export interface ReconcilerDeps {
   readonly readInventory: () => Promise<Inventory>;
+  /** The inventory to fall back on when Docker does not answer (persisted across restarts). */
+  readonly fallbackInventory?: Inventory;
   readonly iptables: Iptables;
+  readonly conntrack?: Conntrack;
   readonly log: Logger;
+  readonly onInventory?: (inventory: Inventory) => Promise<void>;
   readonly now?: () => number;
 }
 
 export class Reconciler {
   readonly state: ReconcileState;
   private readonly now: () => number;
+  private lastInventory: Inventory | undefined;
+  private access = new Map<string, string>();
 
-  constructor(private readonly deps: ReconcilerDeps, policy: Policy) {
-    this.state = { policy, applies: 0 };
+  constructor(private readonly deps: ReconcilerDeps, policy: Policy, policyHash?: string) {
+    this.state = { policy, dockerReachable: false, applies: 0, repairs: 0, desired: [], ...(policyHash ? { policyHash } : {}) };
     this.now = deps.now ?? Date.now;
+    this.lastInventory = deps.fallbackInventory;
   }
 
-  setPolicy(policy: Policy): void {
-    (this.state as { policy: Policy }).policy = policy;
+  setPolicy(policy: Policy, hash?: string): void {
+    this.state.policy = policy;
+    if (hash) this.state.policyHash = hash;
+    else delete this.state.policyHash;
+    delete this.state.policyError;
   }
 
   async reconcile(reasons: readonly string[]): Promise<boolean> {
-    const { log } = this.deps;
     const started = this.now();
-    let inventory: Inventory;
+    const inventory = await this.inventory();
+    if (!inventory) return false;
+    const compiled = compile(inventory.value, this.state.policy);
+    for (const note of compiled.notes) this.deps.log.warn({ note }, 'left out of the rules');
     try {
-      inventory = await this.deps.readInventory();
-    } catch (error) {
-      return this.fail(`docker unreachable, rules in force kept: ${(error as Error).message}`, reasons);
-    }
-    const compiled = compile(inventory, this.state.policy);
-    for (const note of compiled.notes) log.warn({ note }, 'left out of the rules');
-    try {
-      for (const ruleset of compiled.rulesets) {
-        const result = await applyRuleset(this.deps.iptables, ruleset, this.now);
-        if (result.changes.length > 0) {
-          this.state.applies++;
-          log.info({ reasons, family: ruleset.family, changes: result.changes.map((c) => `${c.kind} ${c.table}/${c.chain}`), bytes: result.restoreBytes, ms: result.durationMs }, 'applied');
-        } else {
-          log.debug({ reasons, family: ruleset.family, ms: result.durationMs }, 'in sync');
-        }
-      }
+      let changes = 0;
+      for (const ruleset of compiled.rulesets) changes += await this.applyOne(ruleset, reasons);
+      this.state.lastApply = { at: this.now(), durationMs: this.now() - started, changes };
     } catch (error) {
       const detail = error instanceof RestoreError ? { stderr: error.stderr, excerpt: error.excerpt } : {};
       return this.fail(`apply failed, previous rules kept: ${(error as Error).message}`, reasons, detail);
     }
-    Object.assign(this.state, { lastApplyAt: this.now(), lastDurationMs: this.now() - started, stats: compiled.stats });
+    Object.assign(this.state, { stats: compiled.stats, desired: compiled.rulesets });
+    await this.revoke(compiled);
+    if (!inventory.fresh) return false;
     delete this.state.lastError;
     return true;
   }
 
+  private async inventory(): Promise<{ value: Inventory; fresh: boolean } | undefined> {
+    try {
+      const value = await this.deps.readInventory();
+      this.state.dockerReachable = true;
+      this.lastInventory = value;
+      await this.deps.onInventory?.(value);
+      return { value, fresh: true };
+    } catch (error) {
+      this.state.dockerReachable = false;
+      const message = `docker unreachable, rules in force kept: ${(error as Error).message}`;
+      this.fail(message, []);
+      return this.lastInventory ? { value: this.lastInventory, fresh: false } : undefined;
+    }
+  }
+
+  private async applyOne(ruleset: Ruleset, reasons: readonly string[]): Promise<number> {
+    const result = await applyRuleset(this.deps.iptables, ruleset, this.now);
+    if (result.changes.length === 0) return 0;
+    this.state.applies++;
+    if (reasons.some((r) => r.startsWith('drift') || r.startsWith('wiped'))) this.state.repairs++;
+    this.deps.log.info({
+      reasons, family: ruleset.family, changes: result.changes.map((c) => `${c.kind} ${c.table}/${c.chain}`),
+      bytes: result.restoreBytes, ms: result.durationMs,
+    }, 'applied');
+    return result.changes.length;
+  }
+
+  private async revoke(compiled: Compiled): Promise<void> {
+    const changed = changedBindings(this.access, compiled.access);
+    this.access = new Map(compiled.access.map((a) => [a.key, fingerprint(a)]));
+    if (changed.length === 0 || !this.deps.conntrack) return;
+    try {
+      const removed = await revokeFlows(this.deps.conntrack, changed);
+      if (removed.length > 0) this.deps.log.info({ flows: removed }, 'revoked open flows no longer allowed');
+    } catch (error) {
+      this.deps.log.warn({ err: (error as Error).message }, 'could not revoke open flows');
+    }
+  }
+
   private fail(message: string, reasons: readonly string[], detail: object = {}): false {
-    this.state.lastError = message;
+    this.state.lastError = { at: this.now(), message };
     this.deps.log.error({ reasons, ...detail }, message);
     return false;
   }

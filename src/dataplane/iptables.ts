@@ -5,7 +5,7 @@
  * backend under a running daemon.
  */
 import { execa } from 'execa';
-import type { Family } from '../ruleset/types.js';
+import type { Family, TableName } from '../ruleset/types.js';
 
 export type Backend = 'nft' | 'legacy';
 
@@ -14,6 +14,8 @@ export interface Iptables {
   save(family: Family): Promise<string>;
   /** `iptables-restore --noflush`; rejects with RestoreError, leaving what the failing table held. */
   restore(family: Family, text: string): Promise<void>;
+  /** `iptables -t TABLE -S CHAIN`: the chain's rules, or undefined when the chain (or table) is missing. */
+  listChain(family: Family, table: TableName, chain: string): Promise<string | undefined>;
 }
 
 export class RestoreError extends Error {
@@ -44,8 +46,8 @@ export function excerpt(text: string, line: number | undefined, around = 3): str
   return lines.slice(from, line + around).map((l, i) => `${from + i + 1 === line ? '>' : ' '} ${from + i + 1}: ${l}`).join('\n');
 }
 
-function binary(backend: Backend, family: Family, verb: 'save' | 'restore'): string {
-  return `${family === 'ipv4' ? 'iptables' : 'ip6tables'}-${backend}-${verb}`;
+function binary(backend: Backend, family: Family, verb?: 'save' | 'restore'): string {
+  return `${family === 'ipv4' ? 'iptables' : 'ip6tables'}-${backend}${verb ? `-${verb}` : ''}`;
 }
 
 export function systemIptables(backend: Backend): Iptables {
@@ -60,6 +62,10 @@ export function systemIptables(backend: Backend): Iptables {
       if (result.exitCode === 0) return;
       const line = failingLine(result.stderr);
       throw new RestoreError(family, result.exitCode, result.stderr, line, excerpt(text, line));
+    },
+    async listChain(family, table, chain) {
+      const result = await execa(binary(backend, family), ['-w', '5', '-t', table, '-S', chain], { reject: false, timeout: 10_000 });
+      return result.exitCode === 0 ? result.stdout : undefined;
     },
   };
 }

@@ -6,7 +6,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { assertName, NETNS_DIR } from './netns.js';
 import {
   isAlive,
@@ -97,14 +97,32 @@ export class Dockerd {
     if (this.pid !== undefined) throw new Error('dockerd is already running');
     mkdirSync(this.cfg.runDir, { recursive: true });
     if (!existsSync(this.configFile)) writeFileSync(this.configFile, '{}\n');
+    const sub = this.spawn();
+    if (sub.pid === undefined) throw new Error('could not spawn nsenter/dockerd');
+    const child = { pid: sub.pid, exited: false };
+    sub.on('exit', () => {
+      child.exited = true;
+    });
+    sub.on('error', () => {
+      child.exited = true;
+    });
+    // Exit handlers, not this handle, end dockerd if the test process goes away.
+    sub.unref();
+    this.child = child;
+    await this.waitReady();
+  }
+
+  /**
+   * node's spawn rather than execa: dockerd must write its log straight to a file
+   * descriptor (never through a pipe to this process, which may exit first), and
+   * execa's types refuse a non-literal descriptor number.
+   */
+  private spawn(): ChildProcess {
     const log = openSync(this.logPath, 'a');
-    let sub: ResultPromise;
     try {
       // nsenter without --fork execs dockerd, so the child's pid is dockerd's pid.
-      sub = execa('nsenter', this.argv(), {
+      return spawn('nsenter', this.argv(), {
         detached: true,
-        cleanup: false,
-        reject: false,
         stdio: ['ignore', log, log],
         env: {
           PATH: SYSTEM_PATH,
@@ -116,15 +134,6 @@ export class Dockerd {
     } finally {
       closeSync(log); // the child has its own copy
     }
-    if (sub.pid === undefined) throw new Error('could not spawn nsenter/dockerd');
-    const child = { pid: sub.pid, exited: false };
-    void sub.then(() => {
-      child.exited = true;
-    });
-    // Exit handlers, not this handle, end dockerd if the test process goes away.
-    sub.unref();
-    this.child = child;
-    await this.waitReady();
   }
 
   private async waitReady(): Promise<void> {

@@ -57,11 +57,13 @@ export async function execIn(
 
 /** Runs a command and returns its output; throws with stderr when it fails, unless reject is false. */
 export async function run(file: string, args: readonly string[], opts: ExecInOptions = {}): Promise<ExecResult> {
-  const execaOpts: ExecaOptions = { reject: false, stripFinalNewline: false };
-  if (opts.input !== undefined) execaOpts.input = opts.input;
-  else execaOpts.stdin = 'ignore';
-  if (opts.timeoutMs !== undefined) execaOpts.timeout = opts.timeoutMs;
-  if (opts.env) execaOpts.env = opts.env;
+  const execaOpts: ExecaOptions = {
+    reject: false,
+    stripFinalNewline: false,
+    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' }),
+    ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+  };
   const r = await execa(file, args, execaOpts);
   const result = { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1 };
   if (opts.reject !== false && (r.failed || result.exitCode !== 0)) {

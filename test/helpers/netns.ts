@@ -30,6 +30,6 @@ export async function withNetns<T>(fn: (ns: Netns) => Promise<T>): Promise<T> {
 
 /** iptables-save without the comment lines and counters that change between runs. */
 export async function saved(ns: Netns, backend: string): Promise<string> {
-  const { stdout } = await ns.exec(`iptables-${backend}-save`, []);
+  const stdout = String((await ns.exec(`iptables-${backend}-save`, [])).stdout);
   return stdout.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/, '[0:0]')).join('\n');
 }

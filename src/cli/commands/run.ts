@@ -1,57 +1,41 @@
 /**
- * run: the daemon. Applies at start, then on Docker events (leading edge, coalesced),
- * on the periodic resync (which also repairs drift: a resync that finds the live rules
- * changed rewrites what differs) and on SIGHUP (policy reload). SIGTERM leaves the rules
- * in force unless --flush-on-exit.
+ * run: the daemon (see daemon/daemon.ts). A broken policy at start exits 2 with nothing
+ * applied. SIGHUP reloads the policy; SIGTERM/SIGINT stop and leave the rules in force,
+ * unless --flush-on-exit.
  */
 import { flushFamily } from '../../dataplane/apply.js';
-import { watchEvents } from '../../daemon/events.js';
-import { Reconciler } from '../../daemon/reconciler.js';
-import { Scheduler } from '../../daemon/scheduler.js';
-import { dockerClient, readInventory } from '../../inventory/docker.js';
+import { systemConntrack } from '../../dataplane/conntrack.js';
+import { startDaemon } from '../../daemon/daemon.js';
+import { StateDir } from '../../daemon/state-file.js';
+import { dockerClient } from '../../inventory/docker.js';
 import { createLogger } from '../../log.js';
-import { loadPolicy } from '../../policy/load.js';
-import { formatIssues } from '../../policy/issues.js';
+import { DEFAULT_POLICY_PATH } from '../../policy/load.js';
 import type { Request } from '../args.js';
-import { iptablesOf, policyOf } from '../context.js';
+import { iptablesOf, loadedPolicyOf } from '../context.js';
 
 export async function run(request: Request): Promise<number> {
   const log = createLogger(request.logLevel);
-  const policy = await policyOf(request);
+  const { policy, hash } = await loadedPolicyOf(request);
   const ipt = await iptablesOf(request);
   const host = request.dockerHost ? { host: request.dockerHost } : {};
-  const docker = dockerClient(host);
-  const reconciler = new Reconciler({ readInventory: () => readInventory(docker), iptables: ipt, log }, policy);
-  const scheduler = new Scheduler((reasons) => reconciler.reconcile(reasons));
-  log.info({ backend: ipt.backend, policy: policy.origin, resyncSeconds: request.resyncSeconds }, 'dockward starting');
-
-  scheduler.trigger('start');
-  const events = watchEvents(dockerClient({ ...host, timeoutMs: 0 }), log, (reason) => scheduler.trigger(reason));
-  const resync = setInterval(() => scheduler.trigger('resync'), request.resyncSeconds * 1000);
-
-  const reload = async (): Promise<void> => {
-    const result = await loadPolicy(request.policy);
-    if (!result.ok) {
-      log.error({ problems: formatIssues(result.file, result.issues).split('\n') }, 'policy rejected; the last good policy stays in force');
-      return;
-    }
-    reconciler.setPolicy(result.policy);
-    log.info({ policy: result.policy.origin }, 'policy reloaded');
-    scheduler.trigger('policy-reload');
-  };
-  process.on('SIGHUP', () => void reload());
-
+  log.info({ backend: ipt.backend, policy: policy.origin, stateDir: request.stateDir }, 'dockward starting');
+  const daemon = await startDaemon({
+    docker: dockerClient(host), dockerEvents: dockerClient({ ...host, timeoutMs: 0 }),
+    iptables: ipt, conntrack: systemConntrack(), log, stateDir: new StateDir(request.stateDir),
+    policy: { value: policy, ...(hash ? { hash } : {}), path: request.policy ?? DEFAULT_POLICY_PATH, explicit: request.policy !== undefined },
+    resyncMs: request.resyncSeconds * 1000, readbackMs: request.readbackSeconds * 1000, canaryMs: 250,
+  });
+  process.on('SIGHUP', () => void daemon.reload());
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  log.info({ signal }, 'stopping; rules stay in force');
-  clearInterval(resync);
-  events.stop();
-  scheduler.stop();
+  daemon.stop();
   if (request.flushOnExit) {
     for (const family of ['ipv4', 'ipv6'] as const) await flushFamily(ipt, family);
-    log.info('rules removed (--flush-on-exit)');
+    log.info({ signal }, 'stopped; rules removed (--flush-on-exit)');
+  } else {
+    log.info({ signal }, 'stopped; rules stay in force');
   }
   return 0;
 }

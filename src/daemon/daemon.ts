@@ -1,0 +1,104 @@
+/**
+ * The running daemon, assembled: reconciler + scheduler + Docker events + watchdog +
+ * policy reload (SIGHUP and file changes) + status file. `dockward run` starts it and
+ * stops it on a signal; tests can start it in-process.
+ */
+import type Docker from 'dockerode';
+import type { Conntrack } from '../dataplane/conntrack.js';
+import type { Iptables } from '../dataplane/iptables.js';
+import { readInventory } from '../inventory/docker.js';
+import type { Logger } from '../log.js';
+import { loadPolicy } from '../policy/load.js';
+import { formatIssues } from '../policy/issues.js';
+import type { Policy } from '../policy/types.js';
+import { watchEvents } from './events.js';
+import { watchPolicyFile } from './policy-watch.js';
+import { Reconciler } from './reconciler.js';
+import { Scheduler } from './scheduler.js';
+import type { StateDir, StatusRecord } from './state-file.js';
+import { startWatchdog } from './watchdog.js';
+
+export interface DaemonConfig {
+  readonly docker: Docker;
+  /** A client without request timeout, for the event stream. */
+  readonly dockerEvents: Docker;
+  readonly iptables: Iptables;
+  readonly conntrack?: Conntrack;
+  readonly log: Logger;
+  /** path: the file to watch; `explicit` false means it may be absent (built-in default then). */
+  readonly policy: { readonly value: Policy; readonly hash?: string; readonly path: string; readonly explicit: boolean };
+  readonly stateDir: StateDir;
+  readonly resyncMs: number;
+  readonly readbackMs: number;
+  readonly canaryMs: number;
+}
+
+export interface Daemon {
+  readonly reconciler: Reconciler;
+  reload(): Promise<void>;
+  stop(): void;
+}
+
+function statusOf(r: Reconciler, backend: string, startedAt: string): StatusRecord {
+  const s = r.state;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    pid: process.pid, startedAt, backend,
+    policy: { origin: s.policy.origin, ...(s.policyHash ? { hash: s.policyHash } : {}), ...(s.policyError ? { error: s.policyError } : {}) },
+    ...(s.lastApply ? { lastApply: { ...s.lastApply, at: iso(s.lastApply.at) } } : {}),
+    ...(s.lastError ? { lastError: { at: iso(s.lastError.at), message: s.lastError.message } } : {}),
+    docker: { reachable: s.dockerReachable }, applies: s.applies, repairs: s.repairs,
+    ...(s.stats ? { stats: s.stats } : {}), desired: s.desired,
+  };
+}
+
+export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
+  const startedAt = new Date().toISOString();
+  const fallback = await c.stateDir.readInventory();
+  const reconciler = new Reconciler({
+    readInventory: () => readInventory(c.docker), iptables: c.iptables, log: c.log,
+    ...(fallback ? { fallbackInventory: fallback } : {}), ...(c.conntrack ? { conntrack: c.conntrack } : {}),
+    onInventory: (inventory) => c.stateDir.writeInventory(inventory),
+  }, c.policy.value, c.policy.hash);
+  const writeStatus = () => c.stateDir.writeStatus(statusOf(reconciler, c.iptables.backend, startedAt))
+    .catch((e: Error) => c.log.warn({ err: e.message }, 'cannot write status file'));
+  const scheduler = new Scheduler(async (reasons) => {
+    const ok = await reconciler.reconcile(reasons);
+    await writeStatus();
+    return ok;
+  });
+
+  const reload = async (): Promise<void> => {
+    const result = await loadPolicy(c.policy.explicit ? c.policy.path : undefined, c.policy.path);
+    if (!result.ok) {
+      reconciler.state.policyError = formatIssues(result.file, result.issues).split('\n');
+      c.log.error({ problems: reconciler.state.policyError }, 'policy rejected; the last good policy stays in force');
+      await writeStatus();
+      return;
+    }
+    reconciler.setPolicy(result.policy, result.hash);
+    c.log.info({ policy: result.policy.origin, hash: result.hash }, 'policy loaded');
+    scheduler.trigger('policy-reload');
+  };
+
+  scheduler.trigger('start');
+  const events = watchEvents(c.dockerEvents, c.log, (reason) => scheduler.trigger(reason));
+  const resync = setInterval(() => scheduler.trigger('resync'), c.resyncMs);
+  const watchdog = startWatchdog({
+    iptables: c.iptables, log: c.log, desired: () => reconciler.state.desired, busy: () => scheduler.busy,
+    onDrift: (reason) => scheduler.trigger(reason), canaryMs: c.canaryMs, readbackMs: c.readbackMs,
+  });
+  const fileWatch = watchPolicyFile(c.policy.path, () => void reload());
+
+  return {
+    reconciler,
+    reload,
+    stop() {
+      clearInterval(resync);
+      events.stop();
+      watchdog.stop();
+      fileWatch.stop();
+      scheduler.stop();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * Revoked access takes effect for flows already open. After an apply, every binding whose
+ * access changed is checked: its open flows are listed and those whose source the new
+ * access list no longer allows are deleted from conntrack, so their next packet is judged
+ * as new (and refused). A source matched only through an interface cannot be told from
+ * conntrack; such flows are deleted too, and an allowed one simply continues when its next
+ * packet is accepted again.
+ */
+import { BlockList, isIPv6 } from 'node:net';
+import type { BindingAccess } from '../compile/index.js';
+import type { Conntrack, Flow } from '../dataplane/conntrack.js';
+import type { Action } from '../policy/types.js';
+
+export function fingerprint(access: BindingAccess): string {
+  return JSON.stringify([access.target, access.lines]);
+}
+
+/** Bindings present before and after whose access (or target) changed. */
+export function changedBindings(previous: ReadonlyMap<string, string>, next: readonly BindingAccess[]): BindingAccess[] {
+  return next.filter((a) => previous.has(a.key) && previous.get(a.key) !== fingerprint(a));
+}
+
+function contains(cidr: string, address: string): boolean {
+  const [net = '', prefix = '0'] = cidr.split('/');
+  const list = new BlockList();
+  const type = isIPv6(net) ? 'ipv6' : 'ipv4';
+  list.addSubnet(net, Number(prefix), type);
+  return list.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
+}
+
+/** The verdict for a flow's source; 'unknown' when an interface-only line would decide. */
+export function verdictFor(access: BindingAccess, source: string): Action | 'unknown' {
+  for (const line of access.lines) {
+    if (line.cidr !== undefined && !contains(line.cidr, source)) continue;
+    if (line.iface !== undefined) return 'unknown';
+    return line.action;
+  }
+  return 'unknown';
+}
+
+function concerns(access: BindingAccess, flow: Flow): boolean {
+  return flow.dport === access.hostPort && (access.hostIp === undefined || flow.dst === access.hostIp);
+}
+
+/** Delete the open flows of changed bindings that are no longer allowed; returns how many. */
+export async function revokeFlows(conntrack: Conntrack, changed: readonly BindingAccess[]): Promise<Flow[]> {
+  const removed: Flow[] = [];
+  for (const access of changed) {
+    const flows = await conntrack.list(access.family, access.protocol, access.hostPort);
+    for (const flow of flows) {
+      if (!concerns(access, flow) || verdictFor(access, flow.src) === 'allow') continue;
+      await conntrack.remove(access.family, flow);
+      removed.push(flow);
+    }
+  }
+  return removed;
+}

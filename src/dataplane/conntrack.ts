@@ -1,0 +1,45 @@
+/**
+ * The seam to conntrack(8). Used to revoke open flows the policy no longer allows: their
+ * entries are deleted one by one, by source and original destination address/port (never
+ * `conntrack -F`), so their next packet is judged as new by the rules in force.
+ */
+import { execa } from 'execa';
+import type { Family } from '../ruleset/types.js';
+
+export interface Flow {
+  readonly protocol: string;
+  /** Original direction: the client's address, and the host address/port it dialled. */
+  readonly src: string;
+  readonly dst: string;
+  readonly dport: number;
+}
+
+export interface Conntrack {
+  list(family: Family, protocol: string, dport: number): Promise<Flow[]>;
+  remove(family: Family, flow: Flow): Promise<void>;
+}
+
+/** First src=, dst= and dport= of a `conntrack -L` line are the original direction. */
+export function parseFlows(text: string, protocol: string): Flow[] {
+  const flows: Flow[] = [];
+  for (const line of text.split('\n')) {
+    const src = /\bsrc=(\S+)/.exec(line)?.[1];
+    const dst = /\bdst=(\S+)/.exec(line)?.[1];
+    const dport = /\bdport=(\d+)/.exec(line)?.[1];
+    if (src && dst && dport) flows.push({ protocol, src, dst, dport: Number(dport) });
+  }
+  return flows;
+}
+
+export function systemConntrack(): Conntrack {
+  return {
+    async list(family, protocol, dport) {
+      const r = await execa('conntrack', ['-L', '-f', family, '-p', protocol, '--dport', `${dport}`], { reject: false, timeout: 10_000 });
+      return parseFlows(r.stdout, protocol);
+    },
+    async remove(family, flow) {
+      // Exit 1 means the entry was already gone: that is the wanted state.
+      await execa('conntrack', ['-D', '-f', family, '-p', flow.protocol, '-s', flow.src, '-d', flow.dst, '--dport', `${flow.dport}`], { reject: false, timeout: 10_000 });
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * An in-memory stand-in for iptables-restore/-save (one family), behind the same Iptables
+ * seam as the real programs. It applies restore text the way `--noflush` does (declaring a
+ * chain creates or flushes it, -A, -I N, -D by exact text, -X), commits table by table,
+ * and can be told to fail, or be wiped, as other programs on a host would.
+ */
+import type { Iptables } from '../../src/dataplane/iptables.js';
+import { RestoreError } from '../../src/dataplane/iptables.js';
+import type { Family, TableName } from '../../src/ruleset/types.js';
+
+const BUILTINS: Record<string, string[]> = {
+  raw: ['PREROUTING', 'OUTPUT'], mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'], nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+};
+
+type Tables = Map<string, Map<string, string[]>>;
+
+export class FakeIptables implements Iptables {
+  readonly backend = 'nft' as const;
+  tables: Tables = new Map();
+  restores = 0;
+  /** Make the next restores fail (counted down). */
+  failNext = 0;
+
+  private table(name: string, tables = this.tables): Map<string, string[]> {
+    if (!tables.has(name)) tables.set(name, new Map((BUILTINS[name] ?? []).map((c) => [c, []])));
+    return tables.get(name)!;
+  }
+
+  async save(_family: Family): Promise<string> {
+    return [...this.tables].map(([name, chains]) => [`*${name}`,
+      ...[...chains.keys()].map((c) => `:${c} ${BUILTINS[name]?.includes(c) ? 'ACCEPT' : '-'} [0:0]`),
+      ...[...chains].flatMap(([c, rules]) => rules.map((r) => `-A ${c} ${r}`)), 'COMMIT'].join('\n')).join('\n');
+  }
+
+  async restore(family: Family, text: string): Promise<void> {
+    this.restores++;
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new RestoreError(family, 4, 'Another app is currently holding the xtables lock', undefined, '');
+    }
+    let work: Tables | undefined;
+    let name = '';
+    for (const line of text.split('\n')) {
+      if (line.startsWith('*')) {
+        name = line.slice(1);
+        work = new Map([[name, new Map([...this.table(name)].map(([c, r]) => [c, [...r]]))]]);
+      } else if (line === 'COMMIT' && work) {
+        this.tables.set(name, work.get(name)!);
+      } else if (work) {
+        this.apply(work.get(name)!, line, family, text);
+      }
+    }
+  }
+
+  private apply(t: Map<string, string[]>, line: string, family: Family, text: string): void {
+    const [verb, chain = '', ...rest] = line.split(' ');
+    if (line.startsWith(':')) t.set(line.slice(1).split(' ')[0]!, []);
+    else if (verb === '-A') this.chain(t, chain, family, text).push(rest.join(' '));
+    else if (verb === '-I') this.chain(t, chain, family, text).splice(Number(rest[0]) - 1, 0, rest.slice(1).join(' '));
+    else if (verb === '-D') {
+      const rules = this.chain(t, chain, family, text);
+      const at = rules.indexOf(rest.join(' '));
+      if (at < 0) throw new RestoreError(family, 1, `no such rule: ${line}`, undefined, '');
+      rules.splice(at, 1);
+    } else if (verb === '-X') t.delete(chain);
+  }
+
+  private chain(t: Map<string, string[]>, name: string, family: Family, text: string): string[] {
+    const rules = t.get(name);
+    if (!rules) throw new RestoreError(family, 1, `chain ${name} does not exist`, undefined, text);
+    return rules;
+  }
+
+  async listChain(_family: Family, table: TableName, chain: string): Promise<string | undefined> {
+    const rules = this.tables.get(table)?.get(chain);
+    return rules ? rules.map((r) => `-A ${chain} ${r}`).join('\n') : undefined;
+  }
+
+  /** What `iptables -t TABLE -F` does: empty every chain of the table. */
+  flushTable(table: TableName): void {
+    for (const rules of this.table(table).values()) rules.splice(0);
+  }
+
+  chains(table: string): Map<string, string[]> {
+    return this.table(table);
+  }
+}

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { Reconciler } from '../../../src/daemon/reconciler.js';
+import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
+import type { Inventory } from '../../../src/inventory/types.js';
+import type { Conntrack, Flow } from '../../../src/dataplane/conntrack.js';
+import { FakeIptables } from '../../fakes/iptables.js';
+import { container, inventory, network, policy, tcp } from '../../helpers/fixtures.js';
+
+const log = pino({ level: 'silent' });
+const net = network(1);
+const withWeb = inventory([net], [container(1, net, [tcp(443)])]);
+
+function docker(...answers: (Inventory | Error)[]) {
+  return async () => {
+    const next = answers.length > 1 ? answers.shift()! : answers[0]!;
+    if (next instanceof Error) throw next;
+    return next;
+  };
+}
+
+describe('reconciler', () => {
+  it('applies, then finds nothing to change', async () => {
+    const ipt = new FakeIptables();
+    const r = new Reconciler({ readInventory: docker(withWeb), iptables: ipt, log }, BUILTIN_DEFAULT);
+    expect(await r.reconcile(['start'])).toBe(true);
+    expect(await r.reconcile(['resync'])).toBe(true);
+    expect(ipt.restores).toBe(1);
+    expect(r.state.stats).toEqual({ containers: 1, mappings: 1, rules: expect.any(Number) });
+  });
+
+  it('keeps the rules in force when Docker does not answer, instead of reading "no containers"', async () => {
+    const ipt = new FakeIptables();
+    const r = new Reconciler({ readInventory: docker(withWeb, new Error('connect ECONNREFUSED')), iptables: ipt, log }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    const before = await ipt.save('ipv4');
+    expect(await r.reconcile(['docker'])).toBe(false);
+    expect(await ipt.save('ipv4')).toBe(before);
+    expect(r.state.lastError?.message).toMatch(/docker unreachable, rules in force kept/);
+    expect(r.state.dockerReachable).toBe(false);
+  });
+
+  it('repairs a wiped table from the last good inventory while Docker is away', async () => {
+    const ipt = new FakeIptables();
+    const r = new Reconciler({ readInventory: docker(withWeb, new Error('timeout')), iptables: ipt, log }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    const before = await ipt.save('ipv4');
+    ipt.flushTable('nat');
+    expect(await r.reconcile(['wiped:ipv4/nat'])).toBe(false);
+    expect(await ipt.save('ipv4')).toBe(before);
+  });
+
+  it('leaves the previous rules when a restore fails, and succeeds on retry', async () => {
+    const ipt = new FakeIptables();
+    const two = inventory([net], [container(1, net, [tcp(443)]), container(2, net, [tcp(80)])]);
+    const r = new Reconciler({ readInventory: docker(withWeb, two), iptables: ipt, log }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    const before = await ipt.save('ipv4');
+    ipt.failNext = 1;
+    expect(await r.reconcile(['docker'])).toBe(false);
+    expect(await ipt.save('ipv4')).toBe(before);
+    expect(r.state.lastError?.message).toMatch(/apply failed, previous rules kept/);
+    expect(await r.reconcile(['retry'])).toBe(true);
+    expect(await ipt.save('ipv4')).toContain('172.17.0.3:80');
+    expect(r.state.lastError).toBeUndefined();
+  });
+
+  it('deletes the open flows of a source the new policy refuses, and only those', async () => {
+    const flows: Flow[] = [
+      { protocol: 'tcp', src: '198.51.100.2', dst: '198.51.100.1', dport: 443 },
+      { protocol: 'tcp', src: '203.0.113.2', dst: '203.0.113.1', dport: 443 },
+    ];
+    const removed: Flow[] = [];
+    const conntrack: Conntrack = { list: async () => flows, remove: async (_f, flow) => { removed.push(flow); } };
+    const r = new Reconciler({ readInventory: docker(withWeb), iptables: new FakeIptables(), conntrack, log }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    r.setPolicy(policy('version: 1\ndefaults: { published: deny }\nrules:\n  - { from: [203.0.113.0/24] }\n'));
+    await r.reconcile(['policy-reload']);
+    expect(removed).toEqual([flows[0]]);
+  });
+});

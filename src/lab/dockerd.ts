@@ -3,7 +3,7 @@
  * with its own data-root, exec-root, socket, pidfile and cgroup parent, so several
  * labs and the machine's own Docker (if any) never share state.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +15,7 @@ import {
   pidsMentioning,
   removeCgroupSync,
   removeDirSync,
+  socketPathsOf,
   unmountUnderSync,
   waitGoneSync,
 } from './teardown.js';
@@ -43,6 +44,8 @@ const DOCKERD = existsSync('/usr/sbin/dockerd') ? '/usr/sbin/dockerd' : 'dockerd
 /** A plain system PATH: dockerd looks up containerd, runc and iptables through it. */
 const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin';
 const START_TIMEOUT_MS = 30_000;
+/** containerd 1.6 puts shim sockets here whatever dockerd's exec-root. */
+const SHIM_SOCKET_DIR = '/run/containerd/s';
 
 export class Dockerd {
   readonly socketPath: string;
@@ -163,14 +166,26 @@ export class Dockerd {
   async stop(opts: StopOptions = {}): Promise<void> {
     const pid = this.pid;
     if (pid === undefined) return;
+    const signal = opts.signal ?? 'SIGTERM';
     if (opts.killContainers) killSync(pidsInCgroup(this.cfg.cgroup));
     killSync([pid], 'SIGCONT'); // a paused daemon cannot act on SIGTERM
-    killSync([pid], opts.signal ?? 'SIGTERM');
-    if (!(await waitGone(pid, opts.timeoutMs ?? 20_000))) {
+    killSync([pid], signal);
+    // dockerd 20.10 lingers a second after a complete shutdown (a gRPC redial of the
+    // containerd it has just stopped). containerd goes last, so once it and the shims
+    // are gone the daemon has nothing left to do and SIGKILL loses nothing.
+    const finished = () => !isAlive(pid) || (signal === 'SIGTERM' && this.helpersGone(pid));
+    await waitUntil(finished, opts.timeoutMs ?? 20_000);
+    if (isAlive(pid)) {
       killSync([pid], 'SIGKILL');
-      await waitGone(pid, 5_000);
+      await waitUntil(() => !isAlive(pid), 5_000);
+      rmSync(this.pidFile, { force: true }); // a reused pid must not block the next start
     }
     this.child = undefined;
+  }
+
+  /** True when no containerd or shim of this daemon runs any more. */
+  private helpersGone(pid: number): boolean {
+    return pidsMentioning(this.cfg.runDir).every((p) => p === pid);
   }
 
   /** Simulates a crash: SIGKILL, no clean shutdown (containerd and containers stay). */
@@ -199,6 +214,7 @@ export class Dockerd {
 
   /** Stops dockerd and removes every trace: processes, mounts, cgroups, directories. */
   async destroy(): Promise<void> {
+    // Containers are disposable here: killing them first spares the stop timeouts.
     await this.stop({ killContainers: true, timeoutMs: 5_000 });
     destroyDockerdSync(this.cfg.runDir, this.cfg.cgroup);
   }
@@ -211,8 +227,10 @@ export class Dockerd {
  */
 export function destroyDockerdSync(runDir: string, cgroup: string): void {
   const pids = new Set([...pidsInCgroup(cgroup), ...pidsMentioning(runDir), ...pidFromFile(runDir)]);
+  const shimSockets = [...pids].flatMap((p) => socketPathsOf(p, SHIM_SOCKET_DIR));
   killSync(pids, 'SIGKILL');
   waitGoneSync([...pids], 5_000);
+  for (const s of shimSockets) rmSync(s, { force: true });
   // Containers started between the two scans (a restart policy racing the kill).
   const late = pidsInCgroup(cgroup);
   killSync(late, 'SIGKILL');
@@ -250,11 +268,12 @@ function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+async function waitUntil(done: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
+  while (!done()) {
     if (Date.now() >= deadline) return false;
     await delay(20);
   }
   return true;
 }
+

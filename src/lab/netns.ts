@@ -68,9 +68,15 @@ export async function run(file: string, args: readonly string[], opts: ExecInOpt
   const result = { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1 };
   if (opts.reject !== false && (r.failed || result.exitCode !== 0)) {
     const why = r.timedOut ? 'timed out' : `exit ${result.exitCode}`;
-    throw new Error(`${file} ${args.join(' ')}: ${why}: ${result.stderr.trim() || r.shortMessage}`);
+    throw new Error(`${file} ${args.map(brief).join(' ')}: ${why}: ${result.stderr.trim() || r.shortMessage}`);
   }
   return result;
+}
+
+/** Inline scripts make unreadable error messages: show their start only. */
+function brief(arg: string): string {
+  const line = arg.split('\n')[0] ?? '';
+  return line.length > 40 || line !== arg ? `${line.slice(0, 40)}…` : arg;
 }
 
 /** Starts a long-running process inside a namespace; the caller owns and must end it. */

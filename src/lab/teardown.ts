@@ -6,7 +6,7 @@
  * nothing asynchronous gets to run any more.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
@@ -85,6 +85,33 @@ export function waitGoneSync(pids: readonly number[], timeoutMs: number): number
     left = left.filter(isAlive);
   }
   return left;
+}
+
+/**
+ * Unix socket paths a process listens on below `dir`, found through its open socket
+ * inodes. containerd shims put theirs in /run/containerd/s/, outside the lab's run dir;
+ * a killed shim leaves the file there, so teardown removes it by name afterwards.
+ */
+export function socketPathsOf(pid: number, dir: string): string[] {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m?.[1]) inodes.add(m[1]);
+      } catch {
+        // fd closed meanwhile
+      }
+    }
+    return readFileSync(`/proc/${pid}/net/unix`, 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => inodes.has(f[6] ?? '') && isUnder(f[7] ?? '', dir))
+      .map((f) => f[7] as string);
+  } catch {
+    return [];
+  }
 }
 
 interface Mount {

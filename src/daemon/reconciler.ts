@@ -13,6 +13,10 @@ import type { Logger } from '../log.js';
 import type { Policy } from '../policy/types.js';
 import type { Ruleset } from '../ruleset/types.js';
 import { changedBindings, fingerprint, revokeFlows } from './revoke.js';
+import { parseSave } from '../ruleset/parse.js';
+import { isOwnedChain } from '../compile/names.js';
+
+const NO_CONTAINERS: Inventory = { networks: [], containers: [] };
 
 export interface ReconcileState {
   policy: Policy;
@@ -89,8 +93,19 @@ export class Reconciler {
       this.state.dockerReachable = false;
       const message = `docker unreachable, rules in force kept: ${(error as Error).message}`;
       this.fail(message, []);
-      return this.lastInventory ? { value: this.lastInventory, fresh: false } : undefined;
+      if (this.lastInventory) return { value: this.lastInventory, fresh: false };
+      return (await this.nothingOwnedLive()) ? { value: NO_CONTAINERS, fresh: false } : undefined;
     }
+  }
+
+  /**
+   * Docker absent at start and no inventory ever seen: base rules (hooks, canaries) may go
+   * in, but only on a host where no dockward rules are live; rules some earlier run left
+   * are the best knowledge there is and stay untouched.
+   */
+  private async nothingOwnedLive(): Promise<boolean> {
+    const live = parseSave(await this.deps.iptables.save('ipv4'));
+    return ![...live.values()].some((table) => [...table.keys()].some(isOwnedChain));
   }
 
   private async applyOne(ruleset: Ruleset, reasons: readonly string[]): Promise<number> {

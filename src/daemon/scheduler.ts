@@ -1,7 +1,9 @@
 /**
  * When to reconcile. The first trigger runs at once (a container start should not wait
  * out a debounce); triggers that arrive while a reconcile runs are coalesced into one
- * more run after a short pause, so a burst of 100 events costs a handful of applies.
+ * more run after a pause. While triggers keep coming, the pause doubles (up to
+ * coalesceMaxMs), so a burst of 100 container starts costs a handful of applies; once a
+ * run finds nothing pending, the next trigger runs at once again.
  * A failed run is retried with exponential backoff until one succeeds.
  */
 export interface Clock {
@@ -16,11 +18,12 @@ export const systemClock: Clock = {
 
 export interface SchedulerOptions {
   readonly coalesceMs: number;
+  readonly coalesceMaxMs: number;
   readonly retryMinMs: number;
   readonly retryMaxMs: number;
 }
 
-export const DEFAULT_SCHEDULE: SchedulerOptions = { coalesceMs: 100, retryMinMs: 250, retryMaxMs: 30_000 };
+export const DEFAULT_SCHEDULE: SchedulerOptions = { coalesceMs: 100, coalesceMaxMs: 1600, retryMinMs: 250, retryMaxMs: 30_000 };
 
 /** run returns true on success, false to be retried. */
 export type Run = (reasons: readonly string[]) => Promise<boolean>;
@@ -30,6 +33,7 @@ export class Scheduler {
   private running = false;
   private timer: unknown;
   private retryMs = 0;
+  private coalesceMs = 0;
   private stopped = false;
 
   constructor(private readonly run: Run, private readonly options = DEFAULT_SCHEDULE, private readonly clock = systemClock) {}
@@ -74,7 +78,12 @@ export class Scheduler {
       this.later(this.retryMs);
     } else {
       this.retryMs = 0;
-      if (this.pending.size > 0) this.later(this.options.coalesceMs);
+      if (this.pending.size === 0) {
+        this.coalesceMs = 0;
+        return;
+      }
+      this.coalesceMs = Math.min(this.options.coalesceMaxMs, this.coalesceMs === 0 ? this.options.coalesceMs : this.coalesceMs * 2);
+      this.later(this.coalesceMs);
     }
   }
 }

@@ -383,9 +383,12 @@ async function buildTopology(id: string, ipForward: boolean): Promise<void> {
   const n = names(id);
   const { external: e, internal: i, clientIf } = LAB_ADDR;
   for (const ns of [n.host, n.external, n.internal]) await addNetns(ns);
-  if (ipForward) {
-    await setSysctls(n.host, { 'net.ipv4.ip_forward': 1, 'net.ipv6.conf.all.forwarding': 1 });
-  }
+  // No duplicate address detection on interfaces made later (docker0, br-*): otherwise
+  // the bridge's IPv6 gateway address stays tentative for a second or two after the
+  // first container starts, and IPv6 to and from containers fails meanwhile.
+  const sysctls: Record<string, number> = { 'net.ipv6.conf.all.accept_dad': 0, 'net.ipv6.conf.default.accept_dad': 0 };
+  if (ipForward) Object.assign(sysctls, { 'net.ipv4.ip_forward': 1, 'net.ipv6.conf.all.forwarding': 1 });
+  await setSysctls(n.host, sysctls);
   // nodad: IPv6 addresses are usable at once instead of after duplicate detection.
   await ipBatch(n.host, [
     ['link', 'add', e.hostIf, 'type', 'veth', 'peer', 'name', clientIf, 'netns', n.external],

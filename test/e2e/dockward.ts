@@ -37,8 +37,9 @@ export interface RunningDockward {
   stop(signal?: NodeJS.Signals): Promise<number | string | undefined>;
 }
 
-export function startDockward(lab: Lab, args: readonly string[]): RunningDockward {
-  const child = spawnIn(lab.hostNs, process.execPath, [CLI, 'run', ...args, '--docker-host', lab.dockerHost], true);
+export function startDockward(lab: Lab, args: readonly string[], env: Record<string, string> = {}): RunningDockward {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  const child = spawnIn(lab.hostNs, 'env', [...vars, process.execPath, CLI, 'run', ...args, '--docker-host', lab.dockerHost], true);
   let text = '';
   child.stderr?.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
   child.stdout?.on('data', () => undefined);

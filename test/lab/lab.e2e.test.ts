@@ -172,3 +172,41 @@ describe('lab', () => {
     expect(await lab.http('host', `http://${await lab.containerIp('web1')}/`)).toBe('web1');
   });
 });
+
+describe('lab variants', () => {
+  it('gives containers IPv6 with --ipv6, reachable from a client over IPv6', async () => {
+    const lab = await startLab({ dockerdArgs: ['--ipv6', '--fixed-cidr-v6', 'fd00:d0c::/64'] });
+    try {
+      await Promise.all([lab.runHttp('web6'), lab.runUdpEcho('udp6')]);
+      const [web6, udp6] = await Promise.all([
+        lab.containerIp('web6', 'bridge', 'ipv6'),
+        lab.containerIp('udp6', undefined, 'ipv6'),
+      ]);
+      expect(web6).toMatch(/^fd00:d0c::/);
+      const [body, echo] = await Promise.all([
+        lab.http('external', `http://[${web6}]/`, { source: LAB_ADDR.external.client6 }),
+        lab.udp('internal', udp6, 5353, { payload: 'v6' }),
+      ]);
+      expect({ body, echo }).toEqual({ body: 'web6', echo: 'udp6:v6' });
+    } finally {
+      await lab.stop();
+    }
+  });
+
+  it('runs dockerd with its own rules on, inside the host namespace only', async () => {
+    const rootBefore = (await execa('iptables-save')).stdout.replace(/^#.*\n/gm, '');
+    const lab = await startLab({ dockerdArgs: ['--iptables=true'], ipForward: false });
+    try {
+      await lab.runHttp('native1', { publish: ['8080:80'] });
+      const saved = (await lab.inHost('iptables-save', [])).stdout;
+      expect(saved).toMatch(/^:FORWARD DROP/m);
+      expect(saved).toMatch(/-A DOCKER .*--dport 80 -j ACCEPT|-A DOCKER -d \S+ .*-j DNAT --to-destination \S+:80/);
+      // Docker's own DNAT makes the published port answer through the host address.
+      expect(await lab.http('external', `http://${LAB_ADDR.external.host}:8080/`)).toBe('native1');
+    } finally {
+      await lab.stop();
+    }
+    const rootAfter = (await execa('iptables-save')).stdout.replace(/^#.*\n/gm, '');
+    expect(rootAfter).toBe(rootBefore);
+  });
+});

@@ -79,3 +79,23 @@ describe('reconciler', () => {
     expect(removed).toEqual([flows[0]]);
   });
 });
+
+describe('reconciler without Docker at start', () => {
+  it('loads base rules (hooks and canaries) on a host with no dockward rules yet', async () => {
+    const ipt = new FakeIptables();
+    const r = new Reconciler({ readInventory: docker(new Error('ENOENT')), iptables: ipt, log }, BUILTIN_DEFAULT);
+    expect(await r.reconcile(['start'])).toBe(false);
+    const text = await ipt.save('ipv4');
+    expect(text).toContain('-A FORWARD -m comment --comment "DW:');
+    expect(text).toContain(':DOCKWARD-CANARY');
+  });
+
+  it('leaves rules an earlier run left untouched', async () => {
+    const ipt = new FakeIptables();
+    await new Reconciler({ readInventory: docker(withWeb), iptables: ipt, log }, BUILTIN_DEFAULT).reconcile(['start']);
+    const before = await ipt.save('ipv4');
+    const restarted = new Reconciler({ readInventory: docker(new Error('ENOENT')), iptables: ipt, log }, BUILTIN_DEFAULT);
+    expect(await restarted.reconcile(['start'])).toBe(false);
+    expect(await ipt.save('ipv4')).toBe(before);
+  });
+});

@@ -5,7 +5,7 @@ import { LOG_LEVELS } from '../log.js';
 import type { Backend } from '../dataplane/iptables.js';
 import { DEFAULT_STATE_DIR } from '../daemon/state-file.js';
 
-export const COMMANDS = ['apply', 'plan', 'inventory', 'check', 'flush', 'run', 'status'] as const;
+export const COMMANDS = ['apply', 'plan', 'inventory', 'check', 'flush', 'run', 'status', 'doctor'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Request {
@@ -46,6 +46,7 @@ commands:
   flush       remove every dockward chain and hook (both families)
   run         the daemon: apply now, then on Docker events, on drift and every resync interval
   status      is the daemon running, are the live rules in sync, what failed last (exit 1 when not healthy)
+  doctor      check this host for what would make the rules wrong or useless, each with a fix (exit 1 when a check fails)
 
 options:
   --policy FILE            policy file (default /etc/dockward/policy.yaml; built-in default when absent)
@@ -56,7 +57,7 @@ options:
   --resync-interval SECS   run: full resync with Docker every SECS (default 30)
   --readback-interval SECS run: compare the live rules with the desired ones every SECS (default 10)
   --state-dir DIR          run, status: where status.json and the last inventory live (default /var/lib/dockward)
-  --json                   status: machine-readable output
+  --json                   status, doctor: machine-readable output
   --flush-on-exit          run: remove the rules on SIGTERM/SIGINT (default: leave them in force)
 `;
 

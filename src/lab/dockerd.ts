@@ -100,6 +100,7 @@ export class Dockerd {
     if (this.pid !== undefined) throw new Error('dockerd is already running');
     mkdirSync(this.cfg.runDir, { recursive: true });
     if (!existsSync(this.configFile)) writeFileSync(this.configFile, '{}\n');
+    this.removeStalePidfiles();
     const sub = this.spawn();
     if (sub.pid === undefined) throw new Error('could not spawn nsenter/dockerd');
     const child = { pid: sub.pid, exited: false };
@@ -178,9 +179,25 @@ export class Dockerd {
     if (isAlive(pid)) {
       killSync([pid], 'SIGKILL');
       await waitUntil(() => !isAlive(pid), 5_000);
-      rmSync(this.pidFile, { force: true }); // a reused pid must not block the next start
     }
     this.child = undefined;
+  }
+
+  /**
+   * dockerd and its containerd each refuse to start a second copy while their pidfile
+   * names a live process, and count a zombie as live. After a killed dockerd this
+   * machine's init may take seconds to reap the old containerd, so drop pidfiles that
+   * name a dead or zombie process.
+   */
+  private removeStalePidfiles(): void {
+    for (const file of [this.pidFile, join(this.execRoot, 'containerd', 'containerd.pid')]) {
+      try {
+        const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+        if (!(pid > 0 && isAlive(pid))) rmSync(file, { force: true });
+      } catch {
+        // no pidfile
+      }
+    }
   }
 
   /** True when no containerd or shim of this daemon runs any more. */

@@ -13,7 +13,15 @@ import { DEFAULT_POLICY_PATH } from '../../policy/load.js';
 import type { Request } from '../args.js';
 import { iptablesOf, loadedPolicyOf } from '../context.js';
 
+/** Installed before anything else, so a SIGTERM during start-up is a clean stop too. */
+function stopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => resolve(signal));
+  });
+}
+
 export async function run(request: Request): Promise<number> {
+  const stopped = stopSignal();
   const log = createLogger(request.logLevel);
   const { policy, hash } = await loadedPolicyOf(request);
   const ipt = await iptablesOf(request);
@@ -26,10 +34,7 @@ export async function run(request: Request): Promise<number> {
     resyncMs: request.resyncSeconds * 1000, readbackMs: request.readbackSeconds * 1000, canaryMs: 250,
   });
   process.on('SIGHUP', () => void daemon.reload());
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopped;
   daemon.stop();
   if (request.flushOnExit) {
     for (const family of ['ipv4', 'ipv6'] as const) await flushFamily(ipt, family);

@@ -1,0 +1,192 @@
+/**
+ * dockward run against what other programs do to the rules: flushes, an iptables service
+ * restart, `nft flush ruleset`, one table wiped at a time, its own SIGKILL, a broken
+ * policy edit, a failing iptables-restore, and a policy that revokes an open flow.
+ * During every wipe a loop knocks from a refused source every few ms and must never get
+ * an answer from a container; repair times are convergence bounds, printed for the notes.
+ */
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
+import { dockward, eventually, scratch, startDockward, type RunningDockward } from './dockward.js';
+import { knock, median, session, TCP_ECHO, type Knocker } from './traffic.js';
+
+const EXT = LAB_ADDR.external.host;
+const ALLOWED = LAB_ADDR.external.client;
+const REFUSED = LAB_ADDR.external.client2;
+const POLICY = `version: 1
+zones:
+  internal: { interfaces: [${LAB_ADDR.internal.hostIf}] }
+defaults: { published: deny }
+rules:
+  - { name: trusted, from: [${ALLOWED}/32, zone:internal] }
+`;
+
+let lab: Lab;
+const files = scratch();
+let policyFile: string;
+let running: RunningDockward | undefined;
+let knocker: Knocker | undefined;
+const repairs: Record<string, number[]> = {};
+
+const allowedWorks = async () => (await lab.http('external', `http://${EXT}:8080/`, { source: ALLOWED, timeoutMs: 300 })) === 'web';
+const save = async () => (await lab.inHost('iptables-save', [])).stdout.split('\n')
+  .filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/, '[0:0]')).join('\n');
+const inSync = async () => (await dockward(lab, ['status', '--state-dir', files.dir])).exitCode === 0;
+
+async function start(args: string[] = [], env: Record<string, string> = {}) {
+  running = startDockward(lab, ['--policy', policyFile, '--state-dir', files.dir, ...args], env);
+  await eventually(inSync, 10_000);
+  return running;
+}
+
+/** Run a fault with the knocker going; returns ms until `repaired` holds again. */
+async function underFault(name: string, fault: () => Promise<unknown>, repaired: () => Promise<boolean>) {
+  knocker = knock(lab, lab.externalNs, EXT, 8080, REFUSED);
+  await eventually(async () => knocker!.tries() > 5, 5000);
+  const started = Date.now();
+  await fault();
+  await eventually(repaired, 2000, 25);
+  const ms = Date.now() - started;
+  (repairs[name] ??= []).push(ms);
+  await new Promise((r) => setTimeout(r, 300));
+  await knocker.stop();
+  expect(knocker.answers(), 'a refused source got an answer during the fault').toEqual([]);
+  expect(knocker.tries()).toBeGreaterThan(10);
+  return ms;
+}
+
+beforeAll(async () => {
+  lab = await startLab();
+  await lab.docker(['network', 'create', 'appnet']);
+  await Promise.all([
+    lab.runHttp('web', { publish: ['8080:80'] }),
+    lab.runPlain('echo', { network: 'appnet', publish: ['7000:7000'], cmd: ['/usr/bin/python3', '-u', '-c', TCP_ECHO] }),
+  ]);
+  policyFile = files.policy('policy.yaml', POLICY);
+});
+
+afterEach(async () => {
+  await knocker?.stop();
+  knocker = undefined;
+  if (running) expect(await running.stop()).toBe(0);
+  running = undefined;
+  writeFileSync(policyFile, POLICY);
+});
+
+afterAll(async () => {
+  for (const [name, ms] of Object.entries(repairs)) {
+    console.log(`repair time, ${name}: median ${median(ms)} ms, worst ${Math.max(...ms)} ms over ${ms.length} runs`);
+  }
+  await lab?.stop();
+  files.cleanup();
+});
+
+describe('dockward run repairs what others do to its rules', () => {
+  it('1. iptables -F; iptables -t nat -F: allowed traffic works again within 2 s, the refused source never gets in', async () => {
+    await start();
+    for (let i = 0; i < 5; i++) {
+      await underFault('iptables -F; iptables -t nat -F', async () => {
+        await lab.inHost('iptables', ['-F']);
+        await lab.inHost('iptables', ['-t', 'nat', '-F']);
+      }, allowedWorks);
+    }
+    await running!.waitForLog((r) => r.msg.startsWith('rules wiped') && JSON.stringify(r).includes('ipv4/nat'));
+  });
+
+  it('2. an iptables service restart (restore without --noflush) is repaired within 2 s and its own rules are kept', async () => {
+    await start();
+    const file = join(files.dir, 'rules.v4');
+    writeFileSync(file, '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n');
+    for (let i = 0; i < 5; i++) {
+      await underFault('iptables service restart', () => lab.inHost('sh', ['-c', `iptables-restore < ${file}`]), inSync);
+    }
+    expect(await allowedWorks()).toBe(true);
+    expect(await save()).toContain('-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT');
+  });
+
+  it('3. nft flush ruleset is repaired within 2 s', async () => {
+    await start();
+    for (let i = 0; i < 5; i++) {
+      await underFault('nft flush ruleset', () => lab.inHost('nft', ['flush', 'ruleset']), allowedWorks);
+    }
+  });
+
+  it('11. each table flushed alone keeps the refused source out, and is repaired within 2 s', async () => {
+    await start();
+    for (const table of ['raw', 'mangle', 'filter', 'nat']) {
+      await underFault(`${table} flushed alone`, () => lab.inHost('iptables', ['-t', table, '-F']), async () => await inSync() && await allowedWorks());
+    }
+  });
+
+  it('5. SIGKILL and a restart leave the same rules: no duplicate hooks, no stale chains', async () => {
+    await start();
+    const before = await save();
+    expect(await running!.stop('SIGKILL')).toBe('SIGKILL');
+    expect(await save()).toBe(before);
+    running = undefined;
+    await start();
+    expect(await save()).toBe(before);
+    expect(before.split('\n').filter((l) => l.includes('-j DOCKWARD-FORWARD'))).toHaveLength(1);
+  });
+
+  it('6. a broken policy keeps the last good rules, logs the place of the error and fails status; the fixed file is applied', async () => {
+    const d = await start();
+    const before = await save();
+    writeFileSync(policyFile, POLICY.replace(`${ALLOWED}/32`, 'zone:nowhere'));
+    process.kill(d.pid, 'SIGHUP');
+    await d.waitForLog((r) => r.msg.startsWith('policy rejected') && JSON.stringify(r).includes('rules[0].from[0]: unknown zone'));
+    const status = await dockward(lab, ['status', '--state-dir', files.dir]);
+    expect(status.exitCode).toBe(1);
+    expect(status.stdout).toContain('rules[0].from[0]: unknown zone "nowhere"');
+    expect(await save()).toBe(before);
+    expect(await allowedWorks()).toBe(true);
+    writeFileSync(policyFile, POLICY.replace(`${ALLOWED}/32`, `${REFUSED}/32`));
+    await eventually(async () => (await lab.http('external', `http://${EXT}:8080/`, { source: REFUSED, timeoutMs: 300 })) === 'web', 3000);
+    expect(await allowedWorks()).toBe(false);
+    await eventually(inSync, 3000);
+  });
+
+  it('7. a failing iptables-restore leaves the previous rules, is retried, and recovers once it works', async () => {
+    const bin = join(files.dir, 'bin');
+    const flag = join(files.dir, 'fail');
+    await lab.inHost('mkdir', ['-p', bin]);
+    writeFileSync(join(bin, 'iptables-nft-restore'), `#!/bin/sh\nif [ -e ${flag} ]; then echo "iptables-restore: line 2 failed" >&2; exit 1; fi\nexec /usr/sbin/iptables-nft-restore "$@"\n`);
+    chmodSync(join(bin, 'iptables-nft-restore'), 0o755);
+    const d = await start([], { PATH: `${bin}:${process.env['PATH']}` });
+    writeFileSync(flag, '');
+    const before = await save();
+    await lab.runHttp('late', { network: 'appnet', publish: ['9090:80'] });
+    await eventually(async () => d.logs().filter((r) => r.msg.startsWith('apply failed')).length >= 2, 10_000);
+    expect(await save()).toBe(before);
+    expect(await allowedWorks()).toBe(true);
+    expect((await dockward(lab, ['status', '--state-dir', files.dir])).stdout).toMatch(/last error: .*apply failed/);
+    rmSync(flag);
+    await eventually(async () => (await lab.http('external', `http://${EXT}:9090/`, { source: ALLOWED, timeoutMs: 300 })) === 'late', 35_000);
+    await lab.docker(['rm', '-f', 'late']);
+  });
+});
+
+describe('revoked access takes effect for open flows', () => {
+  for (const [action, outcome] of [['reject', 'RESET'], ['deny', 'SILENT']] as const) {
+    it(`9. an open connection gets no further answer within 2 s of the policy refusing it (${action} → ${outcome})`, async () => {
+      await start();
+      const s = session(lab, lab.externalNs, EXT, 7000, ALLOWED);
+      try {
+        await eventually(async () => s.events().filter((e) => e === 'REPLY').length >= 3, 5000);
+        const cut = POLICY.replace('rules:\n', `rules:\n  - { ports: [7000], from: [${ALLOWED}/32], action: ${action} }\n`);
+        writeFileSync(policyFile, cut);
+        const started = Date.now();
+        await eventually(async () => s.events().at(-1) === outcome, 2000, 25);
+        console.log(`open flow cut (${action}) ${Date.now() - started} ms after the policy file changed`);
+        const replies = s.events().filter((e) => e === 'REPLY').length;
+        await new Promise((r) => setTimeout(r, 500));
+        expect(s.events().filter((e) => e === 'REPLY').length).toBe(replies);
+        expect(await allowedWorks()).toBe(true);
+      } finally {
+        await s.stop();
+      }
+    });
+  }
+});

@@ -6,7 +6,7 @@
 import type Docker from 'dockerode';
 import type { Conntrack } from '../dataplane/conntrack.js';
 import type { Iptables } from '../dataplane/iptables.js';
-import { readInventory } from '../inventory/docker.js';
+import { InventoryReader } from '../inventory/docker.js';
 import type { Logger } from '../log.js';
 import { loadPolicy } from '../policy/load.js';
 import { formatIssues } from '../policy/issues.js';
@@ -55,8 +55,12 @@ function statusOf(r: Reconciler, backend: string, startedAt: string): StatusReco
 export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
   const startedAt = new Date().toISOString();
   const fallback = await c.stateDir.readInventory();
+  const reader = new InventoryReader(c.docker);
   const reconciler = new Reconciler({
-    readInventory: () => readInventory(c.docker), iptables: c.iptables, log: c.log,
+    readInventory: (changed) => {
+      reader.forget(changed);
+      return reader.read();
+    }, iptables: c.iptables, log: c.log,
     ...(fallback ? { fallbackInventory: fallback } : {}), ...(c.conntrack ? { conntrack: c.conntrack } : {}),
     onInventory: (inventory) => c.stateDir.writeInventory(inventory),
   }, c.policy.value, c.policy.hash);

@@ -24,7 +24,7 @@ export function watchEvents(docker: Docker, log: Logger, onEvent: (reason: strin
     if (stopped) return;
     log.warn({ why, retryMs: backoff }, 'docker event stream lost; reconnecting');
     timer = setTimeout(connect, backoff);
-    backoff = Math.min(backoff * 2, 10_000);
+    backoff = Math.min(backoff * 2, 2_000);
   };
 
   const connect = (): void => {
@@ -56,10 +56,15 @@ export function watchEvents(docker: Docker, log: Logger, onEvent: (reason: strin
   };
 }
 
+/**
+ * "docker:TYPE:ACTION:CONTAINER-ID" — the reconciler re-inspects the container named. A
+ * network event names its container in Actor.Attributes.container.
+ */
 function describe(line: string): string {
   try {
-    const e = JSON.parse(line) as { Type?: string; Action?: string };
-    return `docker:${e.Type ?? '?'}:${e.Action ?? '?'}`;
+    const e = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+    const id = e.Type === 'network' ? e.Actor?.Attributes?.['container'] : e.Actor?.ID;
+    return `docker:${e.Type ?? '?'}:${e.Action ?? '?'}${id && /^[0-9a-f]{64}$/.test(id) ? `:${id}` : ''}`;
   } catch {
     return 'docker:event';
   }

@@ -18,6 +18,23 @@ import { isOwnedChain } from '../compile/names.js';
 
 const NO_CONTAINERS: Inventory = { networks: [], containers: [] };
 
+/** Reasons after which nothing cached about Docker is trusted: start, a periodic resync, a reconnected event stream. */
+const FULL_READ = new Set(['start', 'resync', 'docker-connected']);
+
+/**
+ * Containers to inspect again: those named by Docker events, or all of them after a full
+ * read reason. A repair after drift or a policy reload needs no new inspection at all.
+ */
+export function changedContainers(reasons: readonly string[]): ReadonlySet<string> | 'all' {
+  const ids = new Set<string>();
+  for (const reason of reasons) {
+    if (FULL_READ.has(reason)) return 'all';
+    const id = reason.startsWith('docker:') ? reason.split(':')[3] : undefined;
+    if (id) ids.add(id);
+  }
+  return ids;
+}
+
 export interface ReconcileState {
   policy: Policy;
   policyHash?: string;
@@ -32,7 +49,8 @@ export interface ReconcileState {
 }
 
 export interface ReconcilerDeps {
-  readonly readInventory: () => Promise<Inventory>;
+  /** Reads the inventory; `changed` names containers that events said changed, or 'all'. */
+  readonly readInventory: (changed: ReadonlySet<string> | 'all') => Promise<Inventory>;
   /** The inventory to fall back on when Docker does not answer (persisted across restarts). */
   readonly fallbackInventory?: Inventory;
   readonly iptables: Iptables;
@@ -63,7 +81,7 @@ export class Reconciler {
 
   async reconcile(reasons: readonly string[]): Promise<boolean> {
     const started = this.now();
-    const inventory = await this.inventory();
+    const inventory = await this.inventory(changedContainers(reasons));
     if (!inventory) return false;
     const compiled = compile(inventory.value, this.state.policy);
     for (const note of compiled.notes) this.deps.log.warn({ note }, 'left out of the rules');
@@ -82,9 +100,9 @@ export class Reconciler {
     return true;
   }
 
-  private async inventory(): Promise<{ value: Inventory; fresh: boolean } | undefined> {
+  private async inventory(changed: ReadonlySet<string> | 'all'): Promise<{ value: Inventory; fresh: boolean } | undefined> {
     try {
-      const value = await this.deps.readInventory();
+      const value = await this.deps.readInventory(changed);
       this.state.dockerReachable = true;
       this.lastInventory = value;
       await this.deps.onInventory?.(value);

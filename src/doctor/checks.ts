@@ -200,7 +200,7 @@ function unreadable(b: BackendFacts, name: Backend): string[] {
     .map((fam) => `${binaryName(name, fam)}-save: ${b.saves[fam].error ?? ''}`);
 }
 
-const DAEMON_JSON_FIX = 'set "iptables": false and "ip6tables": false in /etc/docker/daemon.json (see daemon.json.example), '
+const rulesFix = (f: Facts) => `set "iptables": false and "ip6tables": false in ${f.daemonConfig.path} (see daemon.json.example), `
   + 'remove any --iptables/--ip6tables flag from dockerd\'s unit, restart Docker, then run `dockward apply`';
 
 /** 1. Docker writing its own rules: its chains in the live rules, or dockerd configured to. */
@@ -209,17 +209,21 @@ export function dockerRules(f: Facts): CheckResult {
   const found = chainsWhere(f.backends[f.backend], isDockerChain);
   const v4 = dockerdSetting(f, 'iptables', true);
   const v6 = dockerdSetting(f, 'ip6tables', undefined);
-  if (found.length > 0) {
-    return problem(id, 'fail', `Docker writes its own rules: its chains are in the live ${f.backend} rules (${found.length}), and they decide before or beside dockward's`, DAEMON_JSON_FIX, [...found, `iptables setting: ${v4.from}`]);
+  if (found.length > 0 && v4.value === false) {
+    // dockerd says it is off: the chains are leftovers of an earlier run (or of another dockerd sharing this namespace).
+    return problem(id, 'fail', `Docker's chains are in the live ${f.backend} rules (${found.length}) although dockerd runs with iptables off (${v4.from}): leftovers of an earlier run, or another dockerd writes them`,
+      'delete the leftover chains (iptables -t TABLE -F CHAIN, then -X CHAIN, for each one listed) and make sure no other dockerd runs with iptables on', found);
   }
-  if (v4.value === true && v4.sure) return problem(id, 'fail', `dockerd runs with iptables on, from ${v4.from}: it writes its rules at the next network or container change`, DAEMON_JSON_FIX);
-  if (v6.value === true) return problem(id, 'fail', `dockerd runs with ip6tables on, from ${v6.from}: it writes IPv6 rules of its own`, DAEMON_JSON_FIX);
-  const cannotRead = unreadable(f.backends[f.backend], f.backend);
-  if (cannotRead.length > 0 && !f.backends[f.backend].saves.ipv4.text) {
-    return problem(id, 'warn', `cannot read the live ${f.backend} rules to look for Docker's chains`, 'run doctor as root, with the iptables programs installed', cannotRead);
+  if (found.length > 0) {
+    return problem(id, 'fail', `Docker writes its own rules: its chains are in the live ${f.backend} rules (${found.length}), and they decide before or beside dockward's`, rulesFix(f), [...found, `iptables setting: ${v4.from}`]);
+  }
+  if (v4.value === true && v4.sure) return problem(id, 'fail', `dockerd runs with iptables on, from ${v4.from}: it writes its rules at the next network or container change`, rulesFix(f));
+  if (v6.value === true) return problem(id, 'fail', `dockerd runs with ip6tables on, from ${v6.from}: it writes IPv6 rules of its own`, rulesFix(f));
+  if (f.backends[f.backend].saves.ipv4.text === undefined) {
+    return problem(id, 'warn', `cannot read the live ${f.backend} rules to look for Docker's chains`, 'run doctor as root, with the iptables programs installed', unreadable(f.backends[f.backend], f.backend));
   }
   if (v4.value !== false) {
-    return problem(id, 'warn', `no Docker chains in the live rules, but iptables may be on: ${v4.from}`, DAEMON_JSON_FIX);
+    return problem(id, 'warn', `no Docker chains in the live rules, but iptables may be on: ${v4.from}`, rulesFix(f));
   }
   return fine(id, `no Docker chains in the live ${f.backend} rules; iptables off in ${v4.from}`);
 }
@@ -232,7 +236,8 @@ export function proxyListens(argv: readonly string[]): string {
   return `${ip.includes(':') ? `[${ip}]` : ip}:${port}/${proto}`;
 }
 
-const PROXY_FIX = 'set "userland-proxy": false in /etc/docker/daemon.json (see daemon.json.example), restart Docker, then run `dockward apply`';
+const proxyFix = (f: Facts) => `set "userland-proxy": false in ${f.daemonConfig.path} (see daemon.json.example), `
+  + 'remove any --userland-proxy flag from dockerd\'s unit, restart Docker, then run `dockward apply`';
 
 /** 2. docker-proxy: it answers on published ports itself and connects to containers from the host's own address. */
 export function dockerProxy(f: Facts): CheckResult {
@@ -242,13 +247,13 @@ export function dockerProxy(f: Facts): CheckResult {
   if (proxies.length > 0) {
     const listens = [...new Set(proxies.map((p) => proxyListens(p.argv)))];
     return problem(id, 'fail', `docker-proxy listens on ${listens.length} published port(s): connections that reach it (from the host, or whenever DNAT is missing) get to containers from the host's own address, outside the policy`,
-      PROXY_FIX, proxies.map((p) => `pid ${p.pid}: ${proxyListens(p.argv)}`));
+      proxyFix(f), proxies.map((p) => `pid ${p.pid}: ${proxyListens(p.argv)}`));
   }
   if (setting.value === true && setting.sure) {
-    return problem(id, 'fail', `userland-proxy is on, from ${setting.from}: docker-proxy starts with the next published port`, PROXY_FIX);
+    return problem(id, 'fail', `userland-proxy is on, from ${setting.from}: docker-proxy starts with the next published port`, proxyFix(f));
   }
   if (setting.value === true) {
-    return problem(id, 'warn', `no docker-proxy runs in this network namespace, but userland-proxy may be on: ${setting.from}`, PROXY_FIX);
+    return problem(id, 'warn', `no docker-proxy runs in this network namespace, but userland-proxy may be on: ${setting.from}`, proxyFix(f));
   }
   return fine(id, `no docker-proxy in this network namespace; userland-proxy off in ${setting.from}`);
 }
@@ -480,7 +485,7 @@ export function iptablesVersion(f: Facts): CheckResult {
   const id = 'iptables';
   const b = f.backends[f.backend];
   const name = binaryName(f.backend);
-  if (!b.installed || !b.version) return problem(id, 'fail', `${name} not found: dockward cannot load rules with the ${f.backend} backend`, `install iptables (1.8.3 or later), or choose the other backend with --backend ${otherBackend(f.backend)}`);
+  if (!b.installed || !b.version) return problem(id, 'fail', `${name} ${b.installed ? 'does not run' : 'not found'}: dockward cannot load rules with the ${f.backend} backend`, `install iptables (1.8.3 or later), or choose the other backend with --backend ${otherBackend(f.backend)}`);
   const m = /v(\d+)\.(\d+)\.(\d+)/.exec(b.version);
   const [major, minor, patch] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
   if (f.backend === 'nft' && major === 1 && minor === 8 && patch <= 2) {

@@ -101,18 +101,48 @@ function goneIs404(error: unknown): undefined {
   throw error;
 }
 
-/** Running containers and bridge networks. Rejects when Docker does not answer: never "no containers". */
-export async function readInventory(docker: Docker): Promise<Inventory> {
-  const [networks, list] = await Promise.all([
-    docker.listNetworks({ filters: { driver: ['bridge'] } }),
-    docker.listContainers({ filters: { status: ['running'] } }),
-  ]);
-  const images = new Map<string, Record<string, string> | undefined>();
-  const inspected = await Promise.all(list.map(async (c) => {
-    const info = await docker.getContainer(c.Id).inspect().catch(goneIs404);
-    return info && toContainer(info, await imageLabelsOf(docker, info.Image, images));
-  }));
-  const containers = inspected.filter((c): c is Container => c !== undefined);
-  containers.sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { networks: networks.map(toNetwork).sort((a, b) => (a.id < b.id ? -1 : 1)), containers };
+/**
+ * Reads the inventory, inspecting only what may have changed: a container is inspected
+ * when it is new to the reader or an event named it since (a restart can change its
+ * addresses, a network connect its endpoints); everything else comes from the cache.
+ * forget('all') — at every full resync — makes the next read inspect everything again.
+ * Rejects when Docker does not answer: never "no containers".
+ */
+export class InventoryReader {
+  private readonly containers = new Map<string, Container>();
+  private readonly images = new Map<string, Record<string, string> | undefined>();
+
+  constructor(private readonly docker: Docker) {}
+
+  forget(ids: Iterable<string> | 'all'): void {
+    if (ids === 'all') {
+      this.containers.clear();
+      this.images.clear();
+    } else {
+      for (const id of ids) this.containers.delete(id);
+    }
+  }
+
+  async read(): Promise<Inventory> {
+    const [networks, list] = await Promise.all([
+      this.docker.listNetworks({ filters: { driver: ['bridge'] } }),
+      this.docker.listContainers({ filters: { status: ['running'] } }),
+    ]);
+    const running = new Set(list.map((c) => c.Id));
+    for (const id of this.containers.keys()) if (!running.has(id)) this.containers.delete(id);
+    await Promise.all(list.filter((c) => !this.containers.has(c.Id)).map((c) => this.inspect(c.Id)));
+    const containers = [...this.containers.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+    return { networks: networks.map(toNetwork).sort((a, b) => (a.id < b.id ? -1 : 1)), containers };
+  }
+
+  private async inspect(id: string): Promise<void> {
+    const info = await this.docker.getContainer(id).inspect().catch(goneIs404);
+    if (!info || info.State?.Running === false) return;
+    this.containers.set(id, toContainer(info, await imageLabelsOf(this.docker, info.Image, this.images)));
+  }
+}
+
+/** One full read, nothing cached: what `dockward inventory` and `apply` use. */
+export function readInventory(docker: Docker): Promise<Inventory> {
+  return new InventoryReader(docker).read();
 }

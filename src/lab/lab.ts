@@ -318,6 +318,9 @@ function installExitHandlers(live: Set<string>): void {
     }
   };
   process.on('exit', cleanAll);
+  // A test worker whose runner died (Ctrl-C on vitest) loses its IPC channel but may
+  // live on as an orphan that never exits: its labs must not live on with it.
+  if (process.send) process.once('disconnect', cleanAll);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       cleanAll();

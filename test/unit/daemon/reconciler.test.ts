@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { Reconciler } from '../../../src/daemon/reconciler.js';
+import { changedContainers, Reconciler } from '../../../src/daemon/reconciler.js';
 import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
 import type { Inventory } from '../../../src/inventory/types.js';
 import type { Conntrack, Flow } from '../../../src/dataplane/conntrack.js';
@@ -97,5 +97,18 @@ describe('reconciler without Docker at start', () => {
     const restarted = new Reconciler({ readInventory: docker(new Error('ENOENT')), iptables: ipt, log }, BUILTIN_DEFAULT);
     expect(await restarted.reconcile(['start'])).toBe(false);
     expect(await ipt.save('ipv4')).toBe(before);
+  });
+});
+
+describe('which containers a reconcile inspects again', () => {
+  const id = 'a'.repeat(64);
+  it('only those Docker events named', () => {
+    expect(changedContainers([`docker:container:start:${id}`, 'docker:network:connect'])).toEqual(new Set([id]));
+  });
+  it('none for a repair or a policy reload', () => {
+    expect(changedContainers(['wiped:ipv4/nat', 'drift', 'policy-reload'])).toEqual(new Set());
+  });
+  it('all of them at start, at a resync and after the event stream reconnects', () => {
+    for (const reason of ['start', 'resync', 'docker-connected']) expect(changedContainers(['drift', reason])).toBe('all');
   });
 });

@@ -110,10 +110,18 @@ describe('doctor: a healthy host', () => {
 
 describe('doctor: 1. Docker writing its own rules', () => {
   it('FAILs on Docker chains in the live rules of the chosen backend, naming them', () => {
-    const r = dockerRules(facts({ backends: { nft: backend({ chains: ['filter/DOCKER', 'filter/DOCKER-ISOLATION-STAGE-1', 'nat/DOCKER'] }), legacy: EMPTY_LEGACY } }));
+    const dockerChains = backend({ chains: ['filter/DOCKER', 'filter/DOCKER-ISOLATION-STAGE-1', 'nat/DOCKER'] });
+    const on = { ...DOCKERD, argv: ['/usr/sbin/dockerd', '--iptables=true'] };
+    const r = dockerRules(facts({ processes: [on], backends: { nft: dockerChains, legacy: EMPTY_LEGACY } }));
     expect(r).toMatchObject({ ok: false, severity: 'fail' });
+    expect(r.summary).toMatch(/^Docker writes its own rules/);
     expect(r.details).toEqual(expect.arrayContaining(['ipv4 filter/DOCKER', 'ipv4 filter/DOCKER-ISOLATION-STAGE-1', 'ipv4 nat/DOCKER']));
     expect(r.fix).toMatch(/"iptables": false.*"ip6tables": false.*daemon\.json/);
+    // With dockerd's rules off, the same chains are leftovers: still FAIL, with the fix that removes them.
+    const leftovers = dockerRules(facts({ backends: { nft: dockerChains, legacy: EMPTY_LEGACY } }));
+    expect(leftovers).toMatchObject({ ok: false, severity: 'fail' });
+    expect(leftovers.summary).toMatch(/leftovers/);
+    expect(leftovers.fix).toMatch(/-X CHAIN/);
   });
 
   it('does not count DOCKER-USER alone (the user\'s chain) nor DOCKER-FORWARD\'s absence', () => {

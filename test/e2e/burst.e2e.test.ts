@@ -1,0 +1,70 @@
+/**
+ * 100 containers started at once: all reachable per policy within 5 s of the last start,
+ * with a handful of applies (the scheduler runs the first event at once and coalesces
+ * the rest of the burst), not one apply per container.
+ */
+import Docker from 'dockerode';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
+import { httpRunArgs } from '../../src/lab/containers.js';
+import { eventually, scratch, startDockward } from './dockward.js';
+
+const COUNT = 100;
+const INT = LAB_ADDR.internal.host;
+const names = Array.from({ length: COUNT }, (_, i) => `b${i}`);
+const port = (i: number) => 20000 + i;
+
+let lab: Lab;
+const files = scratch();
+
+beforeAll(async () => {
+  lab = await startLab();
+  for (let i = 0; i < COUNT; i += 20) {
+    await Promise.all(names.slice(i, i + 20).map((name, j) =>
+      lab.docker(['create', ...httpRunArgs(name, { publish: [`${port(i + j)}:80`] }).slice(2)])));
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await lab?.stop();
+  files.cleanup();
+});
+
+async function unreachable(): Promise<number[]> {
+  const missing: number[] = [];
+  for (let i = 0; i < COUNT; i += 25) {
+    const answers = await Promise.all(names.slice(i, i + 25).map((name, j) =>
+      lab.http('internal', `http://${INT}:${port(i + j)}/`, { timeoutMs: 500 }).then((body) => body === name)));
+    answers.forEach((ok, j) => { if (!ok) missing.push(i + j); });
+  }
+  return missing;
+}
+
+it('8. 100 containers started in a burst are all reachable within 5 s of the last start, with at most 10 applies', async () => {
+  const policy = files.policy('policy.yaml', `version: 1
+zones:
+  internal: { interfaces: [${LAB_ADDR.internal.hostIf}] }
+defaults: { published: deny }
+rules:
+  - { from: [zone:internal] }
+`);
+  const d = startDockward(lab, ['--policy', policy, '--state-dir', files.dir]);
+  try {
+    await d.waitForLog((r) => r.msg === 'applied');
+    const before = d.logs().filter((r) => r.msg === 'applied').length;
+    const docker = new Docker({ socketPath: lab.socketPath });
+    const started = Date.now();
+    await Promise.all(names.map((n) => docker.getContainer(n).start()));
+    const lastStart = Date.now();
+    let missing: number[] = [];
+    const ms = await eventually(async () => (missing = await unreachable()).length === 0, 5000, 200).catch((e: Error) => {
+      const applied = d.logs().filter((r) => r.msg === 'applied').map((r) => ({ reasons: (r['reasons'] as string[]).length, ms: r['ms'], time: r['time'] }));
+      throw new Error(`${e.message}: ${missing.length} unreachable (${missing.slice(0, 10).join(',')}); last start at ${lastStart}; applies ${JSON.stringify(applied)}`);
+    });
+    const applies = d.logs().filter((r) => r.msg === 'applied').length - before;
+    console.log(`burst of ${COUNT}: starts took ${lastStart - started} ms; all reachable ${ms} ms after the last start; ${applies} applies`);
+    expect(applies).toBeLessThanOrEqual(10);
+  } finally {
+    expect(await d.stop()).toBe(0);
+  }
+}, 300_000);

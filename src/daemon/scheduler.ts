@@ -23,7 +23,7 @@ export interface SchedulerOptions {
   readonly retryMaxMs: number;
 }
 
-export const DEFAULT_SCHEDULE: SchedulerOptions = { coalesceMs: 100, coalesceMaxMs: 1600, retryMinMs: 250, retryMaxMs: 30_000 };
+export const DEFAULT_SCHEDULE: SchedulerOptions = { coalesceMs: 100, coalesceMaxMs: 2000, retryMinMs: 250, retryMaxMs: 30_000 };
 
 /** run returns true on success, false to be retried. */
 export type Run = (reasons: readonly string[]) => Promise<boolean>;

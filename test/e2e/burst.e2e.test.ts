@@ -62,6 +62,8 @@ rules:
       throw new Error(`${e.message}: ${missing.length} unreachable (${missing.slice(0, 10).join(',')}); last start at ${lastStart}; applies ${JSON.stringify(applied)}`);
     });
     const applies = d.logs().filter((r) => r.msg === 'applied').length - before;
+    const timeline = d.logs().filter((r) => r.msg === 'applied').map((r) => `${(r['time'] as number) - lastStart}ms(${r['ms']}ms)`);
+    console.log(`applies relative to the last start: ${timeline.join(' ')}`);
     console.log(`burst of ${COUNT}: starts took ${lastStart - started} ms; all reachable ${ms} ms after the last start; ${applies} applies`);
     expect(applies).toBeLessThanOrEqual(10);
   } finally {

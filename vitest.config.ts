@@ -14,6 +14,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
+          // Some "unit" tests run the built CLI or real iptables in a namespace: seconds, not ms.
+          testTimeout: 30_000,
           exclude: [E2E, '**/node_modules/**'],
         },
       },

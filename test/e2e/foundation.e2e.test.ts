@@ -59,6 +59,36 @@ describe('dockward end to end', () => {
     expect(await reach('internal', INT)).toEqual(expected);
   });
 
+  it('the host itself reaches a published port on its own addresses, whatever the policy says of other sources', async () => {
+    await applyPolicy('version: 1\ndefaults: { published: deny }\n');
+    const [fromHost, fromHostInternal, fromClient] = await Promise.all([
+      lab.http('host', `http://${EXT}:8080/`),
+      lab.http('host', `http://${INT}:443/`),
+      lab.http('external', `http://${EXT}:8080/`),
+    ]);
+    expect(fromHost).toBe('web');
+    expect(fromHostInternal).toBe('web');
+    expect(fromClient).toBeNull();
+  });
+
+  it('works the same with iptables-legacy', async () => {
+    expect((await dockward(lab, ['flush'])).exitCode).toBe(0);
+    try {
+      const policy = files.policy('legacy.yaml', `version: 1\ndefaults: { published: deny }\nrules:\n  - { ports: [443], from: [${LAB_ADDR.external.client}/32] }\n`);
+      const applied = await dockward(lab, ['apply', '--backend', 'legacy', '--policy', policy]);
+      expect(applied.stdout).toContain('ipv4 (legacy)');
+      expect((await lab.inHost('iptables-legacy-save', [])).stdout).toContain('DOCKWARD-FORWARD');
+      const [admitted, refused] = await Promise.all([
+        lab.http('external', `http://${EXT}:443/`, { source: LAB_ADDR.external.client }),
+        lab.http('external', `http://${EXT}:443/`, { source: LAB_ADDR.external.client2 }),
+      ]);
+      expect(admitted).toBe('web');
+      expect(refused).toBeNull();
+    } finally {
+      expect((await dockward(lab, ['flush', '--backend', 'legacy'])).exitCode).toBe(0);
+    }
+  });
+
   it('a. built-in default: a container reaches a server on a client link, which sees the host address', async () => {
     await applyPolicy();
     const server = await lab.serveHttpInClient('external', 8000);
@@ -142,8 +172,20 @@ rules:
       await eventually(async () => !(await lab.inHost('iptables-save', [])).stdout.includes(`${ip}:80`), 2000);
       expect(await lab.http('internal', `http://${INT}:8080/`)).toBe('web');
       console.log(`late container reachable ${ms} ms after docker run returned`);
+      const status = JSON.parse((await dockward(lab, ['status', '--json', '--state-dir', files.dir])).stdout);
+      expect(status).toMatchObject({ healthy: true, running: true, inSync: true, backend: 'nft', docker: { reachable: true } });
     } finally {
       expect(await daemon.stop()).toBe(0);
     }
+    expect((await lab.inHost('iptables-save', [])).stdout, 'SIGTERM leaves the rules in force').toContain('DOCKWARD-FORWARD');
+  });
+
+  it('run --flush-on-exit removes its rules on SIGTERM', async () => {
+    const daemon = startDockward(lab, ['--state-dir', files.dir, '--flush-on-exit']);
+    await eventually(async () => (await lab.http('external', `http://${EXT}:8080/`)) === 'web', 5000);
+    expect(await daemon.stop()).toBe(0);
+    const rules = (await lab.inHost('iptables-save', [])).stdout;
+    expect(rules).not.toContain('DOCKWARD');
+    expect(rules).not.toContain('DW:');
   });
 });

@@ -1,0 +1,71 @@
+/** The command line as a user meets it: exit codes, plain-text errors, plan without Docker or root. */
+import { execa } from 'execa';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const cli = new URL('../../dist/cli.js', import.meta.url).pathname;
+const basic = new URL('../golden/cases/01-basic/', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'dw-cli-'));
+const dockward = (...args: string[]) => execa(process.execPath, [cli, ...args], { reject: false });
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('dockward command line', () => {
+  it('prints usage for --help and exits 0', async () => {
+    const r = await dockward('--help');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('usage: dockward <command>');
+  });
+
+  it('refuses an unknown command or flag with exit 2', async () => {
+    for (const args of [['frobnicate'], ['apply', '--no-such-flag'], ['run', '--backend', 'iptables'], ['run', '--resync-interval', '0']]) {
+      const r = await dockward(...args);
+      expect(r.exitCode, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^dockward: /);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('check: a good policy exits 0, a bad one exits 2 naming every problem', async () => {
+    expect((await dockward('check', '--policy', join(basic, 'policy.yaml'))).exitCode).toBe(0);
+    const bad = file('bad.yaml', 'version: 1\nrules:\n  - { ports: [70000], from: [zone:nope] }\n');
+    const r = await dockward('check', '--policy', bad);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `${bad}: rules[0].ports[0]: port 70000 out of range 1-65535`,
+      `${bad}: rules[0].from[0]: unknown zone "nope" (no zones are defined)`,
+    ]);
+  });
+
+  it('a named policy file that is missing is an error, not the permissive default', async () => {
+    const r = await dockward('check', '--policy', join(dir, 'absent.yaml'));
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim()).toBe(`${join(dir, 'absent.yaml')}: file not found`);
+  });
+
+  it('plan --inventory compiles without Docker or root and prints the restore text', async () => {
+    const r = await dockward('plan', '--inventory', join(basic, 'inventory.json'), '--policy', join(basic, 'policy.yaml'), '--docker-host', 'unix:///nonexistent');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('-j DNAT --to-destination 172.17.0.2:443');
+    expect(r.stdout).toContain('# note: container aaaa00000000: IPv6 binding [::]:443 not handled yet');
+  });
+
+  it('plan --inventory with a malformed inventory exits 2 naming the place', async () => {
+    const broken = file('inv.json', JSON.stringify({ networks: [], containers: [{ id: 'x' }] }));
+    const r = await dockward('plan', '--inventory', broken);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`${broken}: containers[0].name:`);
+  });
+
+  it('a Docker that cannot be reached is a runtime failure (exit 1)', async () => {
+    const r = await dockward('inventory', '--docker-host', 'unix:///nonexistent/docker.sock');
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/^dockward: cannot read the Docker inventory from unix:\/\/\/nonexistent\/docker.sock/);
+  });
+});

@@ -7,7 +7,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
 import { httpRunArgs } from '../../src/lab/containers.js';
-import { eventually, scratch, startDockward } from './dockward.js';
+import { eventually, INTERNAL_ONLY, scratch, startDockward } from './dockward.js';
 
 const COUNT = 100;
 const INT = LAB_ADDR.internal.host;
@@ -41,13 +41,7 @@ async function unreachable(): Promise<number[]> {
 }
 
 it('8. 100 containers started in a burst are all reachable within 5 s of the last start, with at most 10 applies', async () => {
-  const policy = files.policy('policy.yaml', `version: 1
-zones:
-  internal: { interfaces: [${LAB_ADDR.internal.hostIf}] }
-defaults: { published: deny }
-rules:
-  - { from: [zone:internal] }
-`);
+  const policy = files.policy('policy.yaml', INTERNAL_ONLY);
   const d = startDockward(lab, ['--policy', policy, '--state-dir', files.dir]);
   try {
     await d.waitForLog((r) => r.msg === 'applied');

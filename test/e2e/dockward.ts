@@ -70,3 +70,18 @@ export async function eventually(check: () => Promise<boolean>, deadlineMs: numb
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** The lab host's iptables-save without comment lines and counters, for before/after comparisons. */
+export async function liveRules(lab: Lab): Promise<string> {
+  return (await lab.inHost('iptables-save', [])).stdout.split('\n')
+    .filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/, '[0:0]')).join('\n');
+}
+
+/** A policy that admits every published port from the lab's internal link only. */
+export const INTERNAL_ONLY = `version: 1
+zones:
+  internal: { interfaces: [int0] }
+defaults: { published: deny }
+rules:
+  - { from: [zone:internal] }
+`;

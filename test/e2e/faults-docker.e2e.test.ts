@@ -5,17 +5,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
-import { dockward, eventually, scratch, startDockward, type RunningDockward } from './dockward.js';
+import { dockward, eventually, INTERNAL_ONLY, liveRules, scratch, startDockward, type RunningDockward } from './dockward.js';
 
 const EXT = LAB_ADDR.external.host;
 const INT = LAB_ADDR.internal.host;
-const POLICY = `version: 1
-zones:
-  internal: { interfaces: [${LAB_ADDR.internal.hostIf}] }
-defaults: { published: deny }
-rules:
-  - { from: [zone:internal] }
-`;
+const POLICY = INTERNAL_ONLY;
 
 let lab: Lab | undefined;
 let running: RunningDockward | undefined;
@@ -28,8 +22,7 @@ afterEach(async () => {
   lab = undefined;
 });
 
-const save = async (l: Lab) => (await l.inHost('iptables-save', [])).stdout.split('\n')
-  .filter((x) => !x.startsWith('#')).map((x) => x.replace(/\[\d+:\d+\]/, '[0:0]')).join('\n');
+const save = liveRules;
 
 async function run(l: Lab, stateDir: string, extra: string[] = []) {
   running = startDockward(l, ['--policy', files.policy('policy.yaml', POLICY), '--state-dir', stateDir, ...extra]);

@@ -9,7 +9,7 @@ import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
-import { dockward, eventually, scratch, startDockward, type RunningDockward } from './dockward.js';
+import { dockward, eventually, liveRules, scratch, startDockward, type RunningDockward } from './dockward.js';
 import { knock, median, session, TCP_ECHO, type Knocker } from './traffic.js';
 
 const EXT = LAB_ADDR.external.host;
@@ -31,8 +31,7 @@ let knocker: Knocker | undefined;
 const repairs: Record<string, number[]> = {};
 
 const allowedWorks = async () => (await lab.http('external', `http://${EXT}:8080/`, { source: ALLOWED, timeoutMs: 300 })) === 'web';
-const save = async () => (await lab.inHost('iptables-save', [])).stdout.split('\n')
-  .filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/, '[0:0]')).join('\n');
+const save = () => liveRules(lab);
 const inSync = async () => (await dockward(lab, ['status', '--state-dir', files.dir])).exitCode === 0;
 
 async function start(args: string[] = [], env: Record<string, string> = {}) {

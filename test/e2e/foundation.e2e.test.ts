@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
-import { dockward, eventually, scratch, startDockward } from './dockward.js';
+import { dockward, eventually, INTERNAL_ONLY, scratch, startDockward } from './dockward.js';
 
 const EXT = LAB_ADDR.external.host;
 const INT = LAB_ADDR.internal.host;
@@ -154,13 +154,7 @@ rules:
   });
 
   it('c. with dockward run going, a container started later is reachable per policy within 2 s, and a stopped one is gone within 2 s', async () => {
-    const policy = files.policy('run.yaml', `version: 1
-zones:
-  internal: { interfaces: [${LAB_ADDR.internal.hostIf}] }
-defaults: { published: deny }
-rules:
-  - { from: [zone:internal] }
-`);
+    const policy = files.policy('run.yaml', INTERNAL_ONLY);
     const daemon = startDockward(lab, ['--policy', policy, '--state-dir', files.dir]);
     try {
       await daemon.waitForLog((r) => r.msg === 'applied');

@@ -30,13 +30,25 @@ export function rulesFor(policy: Policy, container: Container): AccessRule[] {
   return policy.rules.filter((rule) => matchesAny(rule.containers, container));
 }
 
-export function accessLines(rules: readonly AccessRule[], defaultAction: Action, binding: Binding, family: Family): AccessLine[] {
+/** Docker network name → its bridge interface, for `network:NAME` sources. */
+export type NetworkBridges = ReadonlyMap<string, string>;
+
+/** A source as the rules can match it, or undefined when it can never match in this family. */
+function resolve(source: SourceMatch, family: Family, networks: NetworkBridges): SourceMatch | undefined {
+  if (source.cidr !== undefined && familyOf(source.cidr) !== family) return undefined;
+  if (source.network === undefined) return source;
+  const iface = networks.get(source.network);
+  return iface === undefined ? undefined : { iface, label: source.label };
+}
+
+export function accessLines(rules: readonly AccessRule[], defaultAction: Action, binding: Binding, family: Family, networks: NetworkBridges = new Map()): AccessLine[] {
   const lines: AccessLine[] = [];
   for (const rule of rules) {
     if (!inRanges(rule.ports, binding.protocol, binding.hostPort)) continue;
     if (!inRanges(rule.containerPorts, binding.protocol, binding.containerPort)) continue;
-    for (const source of rule.from) {
-      if (source.cidr !== undefined && familyOf(source.cidr) !== family) continue;
+    for (const declared of rule.from) {
+      const source = resolve(declared, family, networks);
+      if (!source) continue;
       lines.push({ source, action: rule.action, rule });
       if (source.cidr === undefined && source.iface === undefined) return lines;
     }

@@ -5,9 +5,9 @@
  */
 import type { Inventory } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
-import type { Chain, Family, Hook, Ruleset, Table, TableName } from '../ruleset/types.js';
+import type { Chain, Family, Hook, Rule, Ruleset, Table, TableName } from '../ruleset/types.js';
 import { buildModel } from './model.js';
-import { CANARY, FORWARD, OUTPUT, POSTROUTING, PREROUTING, PUBLISH, REJECT_MARK } from './names.js';
+import { CANARY, DOCKER_USER, FORWARD, OUTPUT, POSTROUTING, PREROUTING, PUBLISH, REJECT_MARK } from './names.js';
 import { networkChains } from './networks.js';
 import { publishedChains, type BindingAccess } from './published.js';
 
@@ -27,6 +27,8 @@ export interface Compiled {
   readonly notes: readonly string[];
   /** Per published binding, who may use it (for revoking flows the policy no longer allows). */
   readonly access: readonly BindingAccess[];
+  /** Docker's bridge interfaces (validated names): kernel settings are checked on these. */
+  readonly bridges: readonly string[];
   readonly stats: { readonly containers: number; readonly mappings: number; readonly rules: number };
 }
 
@@ -38,34 +40,45 @@ const HOOKS: Readonly<Record<TableName, readonly [string, string][]>> = {
 };
 
 function hooks(table: TableName): Hook[] {
-  return HOOKS[table].map(([builtin, chain]) => ({ builtin, rule: rule([], jump(chain), 'hook') }));
+  // DOCKER-USER first in FORWARD, as with Docker: scripts that put rules there keep working.
+  const user: Hook[] = table === 'filter' ? [{ builtin: 'FORWARD', rule: rule([], jump(DOCKER_USER), 'hook') }] : [];
+  return [...user, ...HOOKS[table].map(([builtin, chain]) => ({ builtin, rule: rule([], jump(chain), 'hook') }))];
 }
 
 function table(name: TableName, chains: Chain[]): Table {
   // The canary holds one rule: `iptables -F` empties chains without deleting them.
   const all = [...chains, { name: CANARY, rules: [rule([], { kind: 'RETURN' }, 'canary')] }];
   all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { chains: all, hooks: hooks(name) };
+  return name === 'filter' ? { chains: all, hooks: hooks(name), ensure: [DOCKER_USER] } : { chains: all, hooks: hooks(name) };
 }
+
+/** IPv6: link-local sources are never translated (Docker 28+). */
+const LINK_LOCAL: Rule = rule([{ kind: 'source', cidr: 'fe80::/10' }], { kind: 'RETURN' }, 'link-local');
+/** IPv4: nothing from outside the host may address its loopback (route_localnet is on for bridges). */
+const LOOPBACK: Rule = rule([{ kind: 'destination', cidr: '127.0.0.0/8' }, { kind: 'in', iface: 'lo', negate: true }], { kind: 'DROP' }, 'loopback');
 
 function compileFamily(inventory: Inventory, policy: Policy, options: CompileOptions, family: Family) {
   const model = buildModel(inventory, family);
-  const published = publishedChains(model.publications, policy, family);
-  const networks = networkChains(model.bridges, family, options.rejectMark);
+  const networks = new Map(model.bridges.map((b) => [b.name, b.iface]));
+  const published = publishedChains(model.publications, policy, family, networks);
+  const perNetwork = networkChains(model.bridges, family, options.rejectMark);
   const toPublished = rule([localDst], jump(PUBLISH));
+  const natEntry = family === 'ipv6' ? [LINK_LOCAL, toPublished] : [toPublished];
+  const raw = family === 'ipv4' ? { ...perNetwork.raw, rules: [LOOPBACK, ...perNetwork.raw.rules] } : perNetwork.raw;
   const ruleset: Ruleset = {
     family,
+    dockerBridges: model.bridges.map((b) => b.iface),
     tables: {
-      raw: table('raw', [networks.raw]),
+      raw: table('raw', [raw]),
       mangle: table('mangle', [
         { name: PREROUTING, rules: [rule([localDst, ctNew], jump(PUBLISH))] },
         { name: REJECT_MARK, rules: [rule([], { kind: 'MARK', value: options.rejectMark, mask: options.rejectMark })] },
-        networks.mangleGuard, ...published.mangle,
+        perNetwork.mangleGuard, ...published.mangle,
       ]),
-      filter: table('filter', [networks.filterForward, ...published.filter]),
+      filter: table('filter', [perNetwork.filterForward, ...published.filter]),
       nat: table('nat', [
-        { name: PREROUTING, rules: [toPublished] }, { name: OUTPUT, rules: [toPublished] },
-        networks.natPostrouting, ...published.nat,
+        { name: PREROUTING, rules: natEntry }, { name: OUTPUT, rules: [toPublished] },
+        perNetwork.natPostrouting, ...published.nat,
       ]),
     },
   };
@@ -76,16 +89,18 @@ function countRules(ruleset: Ruleset): number {
   return Object.values(ruleset.tables).reduce((n, t) => n + t.hooks.length + t.chains.reduce((m, c) => m + c.rules.length, 0), 0);
 }
 
+/** Both families, each its own ruleset (and its own restore transaction). */
 export function compile(inventory: Inventory, policy: Policy, options: CompileOptions = DEFAULT_OPTIONS): Compiled {
-  const { ruleset, model, access } = compileFamily(inventory, policy, options, 'ipv4');
+  const families = (['ipv4', 'ipv6'] as const).map((family) => compileFamily(inventory, policy, options, family));
   return {
-    rulesets: [ruleset],
-    notes: model.notes,
-    access,
+    rulesets: families.map((f) => f.ruleset),
+    notes: [...new Set(families.flatMap((f) => f.model.notes))],
+    access: families.flatMap((f) => f.access),
+    bridges: [...new Set(families.flatMap((f) => f.model.bridges.map((b) => b.iface)))],
     stats: {
       containers: inventory.containers.length,
-      mappings: model.publications.reduce((n, p) => n + p.bindings.length, 0),
-      rules: countRules(ruleset),
+      mappings: families.reduce((n, f) => n + f.model.publications.reduce((m, p) => m + p.bindings.length, 0), 0),
+      rules: families.reduce((n, f) => n + countRules(f.ruleset), 0),
     },
   };
 }

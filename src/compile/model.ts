@@ -3,7 +3,7 @@
  * published bindings of each container. Anything from Docker that does not validate is
  * left out here, with a note, so no untrusted string travels further.
  */
-import type { Container, Inventory, Network, PortBinding } from '../inventory/types.js';
+import type { Container, Endpoint, Inventory, Network, PortBinding } from '../inventory/types.js';
 import type { Family } from '../ruleset/types.js';
 import { isAddress, isCidr, isInterfaceName, isPort } from '../ruleset/tokens.js';
 import { containerChain } from './names.js';
@@ -62,17 +62,29 @@ function toBridge(network: Network, family: Family, notes: string[]): Bridge | u
   };
 }
 
-/** The endpoint Docker publishes through: the network the container was started on, else its first one. */
-function publishingEndpoint(c: Container, bridges: ReadonlyMap<string, Bridge>, family: Family) {
-  const usable = c.endpoints.filter((e) => bridges.has(e.networkId) && e.ipv4 !== undefined && isAddress(family, e.ipv4));
+/**
+ * The endpoint Docker publishes through: the network the container was started on, else
+ * its first bridge network — the same one for both families, as Docker does. A container
+ * without an address of the family on it is not published in that family (with the
+ * userland proxy off, Docker cannot map IPv6 to an IPv4-only container either).
+ */
+function publishingEndpoint(c: Container, bridges: ReadonlyMap<string, Bridge>) {
+  const usable = c.endpoints.filter((e) => bridges.has(e.networkId));
   const mode = c.networkMode === 'default' ? 'bridge' : c.networkMode;
   return usable.find((e) => e.networkName === mode || e.networkId === mode) ?? usable[0];
 }
 
+function addressOf(e: Endpoint | undefined, family: Family): string | undefined {
+  const address = family === 'ipv4' ? e?.ipv4 : e?.ipv6;
+  return address !== undefined && isAddress(family, address) ? address : undefined;
+}
+
+/** Host address of a binding in this family: undefined = every address, null = not this family. */
 function hostIpOf(b: PortBinding, family: Family): string | undefined | null {
-  if (b.hostIp === '' || b.hostIp === '0.0.0.0') return family === 'ipv4' ? undefined : null;
-  if (b.hostIp === '::') return family === 'ipv6' ? undefined : null;
-  return isAddress(family, b.hostIp) ? b.hostIp : null;
+  const ip = b.hostIp.startsWith('::ffff:') && isAddress('ipv4', b.hostIp.slice(7)) ? b.hostIp.slice(7) : b.hostIp;
+  if (ip === '' || ip === '0.0.0.0') return family === 'ipv4' ? undefined : null;
+  if (ip === '::') return family === 'ipv6' ? undefined : null;
+  return isAddress(family, ip) ? ip : null;
 }
 
 /** Valid bindings of one family, one per (protocol, host address, host port). */
@@ -81,8 +93,9 @@ function bindingsOf(c: Container, family: Family, notes: string[]): Binding[] {
   const out: Binding[] = [];
   for (const b of c.ports) {
     const hostIp = hostIpOf(b, family);
-    if (hostIp === null || !isPort(b.hostPort) || !isPort(b.containerPort)) {
-      if (b.hostIp.includes(':') && family === 'ipv4') notes.push(`container ${c.id.slice(0, 12)}: IPv6 binding [${b.hostIp}]:${b.hostPort} not handled yet`);
+    if (hostIp === null) continue;
+    if (!isPort(b.hostPort) || !isPort(b.containerPort)) {
+      notes.push(`container ${c.id.slice(0, 12)}: binding ${b.hostPort}:${b.containerPort}/${b.protocol} has an invalid port; left out`);
       continue;
     }
     const key = `${b.protocol}/${hostIp ?? '*'}/${b.hostPort}`;
@@ -105,10 +118,11 @@ export function buildModel(inventory: Inventory, family: Family): Model {
   for (const c of inventory.containers) {
     const bindings = bindingsOf(c, family, notes);
     if (bindings.length === 0) continue;
-    const endpoint = publishingEndpoint(c, bridges, family);
+    const endpoint = publishingEndpoint(c, bridges);
     const bridge = endpoint && bridges.get(endpoint.networkId);
-    if (!endpoint?.ipv4 || !bridge || bridge.internal) continue;
-    publications.push({ container: c, chain: containerChain(c.id), bridge, address: endpoint.ipv4, bindings });
+    const address = addressOf(endpoint, family);
+    if (!address || !bridge || bridge.internal) continue;
+    publications.push({ container: c, chain: containerChain(c.id), bridge, address, bindings });
   }
   return { bridges: [...bridges.values()], publications, notes };
 }

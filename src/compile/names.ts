@@ -17,6 +17,8 @@ export const PUBLISH = `${CHAIN_PREFIX}PUBLISH`;
 export const REJECT_MARK = `${CHAIN_PREFIX}REJECT-MARK`;
 /** nat: masquerade for a container reaching its own published port through a host address. */
 export const HAIRPIN = `${CHAIN_PREFIX}HAIRPIN`;
+/** The operator's chain Docker has always offered: jumped to first in FORWARD, never flushed. */
+export const DOCKER_USER = 'DOCKER-USER';
 /** An empty chain in every table: its absence means the table was wiped. */
 export const CANARY = `${CHAIN_PREFIX}CANARY`;
 

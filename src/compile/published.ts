@@ -10,7 +10,7 @@
 import type { Action, Policy } from '../policy/types.js';
 import type { Chain, Family, Match, Rule, Target } from '../ruleset/types.js';
 import { hostCidr } from '../ruleset/tokens.js';
-import { accessLines, allowsAll, rulesFor, type AccessLine } from './access.js';
+import { accessLines, allowsAll, rulesFor, type AccessLine, type NetworkBridges } from './access.js';
 import type { Binding, Publication } from './model.js';
 import { HAIRPIN, PUBLISH, REJECT_MARK } from './names.js';
 import { accept, drop, goTo, jump, localSrc, masquerade, port, ret, rule, sourceMatches, dst, src } from './rules.js';
@@ -104,12 +104,12 @@ function dropTrailing(rules: Rule[], kind: string): Rule[] {
   return rules;
 }
 
-export function publishedChains(pubs: readonly Publication[], policy: Policy, family: Family): PublishedChains {
+export function publishedChains(pubs: readonly Publication[], policy: Policy, family: Family, networks: NetworkBridges): PublishedChains {
   const out: PublishedChains = { mangle: [], nat: [], filter: [], access: [] };
   const dispatch = { mangle: [] as Rule[], nat: [] as Rule[], filter: [] as Rule[], hairpin: [] as Rule[] };
   for (const p of pubs) {
     const rules = rulesFor(policy, p.container);
-    const decided = p.bindings.map((binding) => ({ binding, lines: accessLines(rules, policy.defaults.published, binding, family) }));
+    const decided = p.bindings.map((binding) => ({ binding, lines: accessLines(rules, policy.defaults.published, binding, family, networks) }));
     out.access.push(...decided.map((d) => bindingAccess(p, d, family)));
     const mangle = decided.flatMap((d) => mangleRules(d, family));
     if (mangle.length > 0) {

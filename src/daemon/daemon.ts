@@ -5,6 +5,7 @@
  */
 import type Docker from 'dockerode';
 import type { Conntrack } from '../dataplane/conntrack.js';
+import { ensureKernelState } from '../dataplane/kernel.js';
 import type { Iptables } from '../dataplane/iptables.js';
 import { InventoryReader } from '../inventory/docker.js';
 import type { Logger } from '../log.js';
@@ -63,6 +64,7 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
     }, iptables: c.iptables, log: c.log,
     ...(fallback ? { fallbackInventory: fallback } : {}), ...(c.conntrack ? { conntrack: c.conntrack } : {}),
     onInventory: (inventory) => c.stateDir.writeInventory(inventory),
+    kernel: ensureKernelState,
   }, c.policy.value, c.policy.hash);
   const writeStatus = () => c.stateDir.writeStatus(statusOf(reconciler, c.iptables.backend, startedAt))
     .catch((e: Error) => c.log.warn({ err: e.message }, 'cannot write status file'));

@@ -7,12 +7,13 @@
 import { compile, type Compiled } from '../compile/index.js';
 import { applyRuleset } from '../dataplane/apply.js';
 import type { Conntrack } from '../dataplane/conntrack.js';
+import type { KernelState } from '../dataplane/kernel.js';
 import { RestoreError, type Iptables } from '../dataplane/iptables.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Logger } from '../log.js';
 import type { Policy } from '../policy/types.js';
 import type { Ruleset } from '../ruleset/types.js';
-import { changedBindings, fingerprint, revokeFlows } from './revoke.js';
+import { changedBindings, fingerprint, flushStaleUdp, movedUdpBindings, revokeFlows } from './revoke.js';
 import { parseSave } from '../ruleset/parse.js';
 import { isOwnedChain } from '../compile/names.js';
 
@@ -57,6 +58,8 @@ export interface ReconcilerDeps {
   readonly conntrack?: Conntrack;
   readonly log: Logger;
   readonly onInventory?: (inventory: Inventory) => Promise<void>;
+  /** Checks and sets the kernel settings the rules need (dataplane/kernel.ts); absent in unit tests. */
+  readonly kernel?: (bridges: readonly string[]) => Promise<KernelState>;
   readonly now?: () => number;
 }
 
@@ -64,7 +67,9 @@ export class Reconciler {
   readonly state: ReconcileState;
   private readonly now: () => number;
   private lastInventory: Inventory | undefined;
+  /** Per binding key, from the last apply: its access fingerprint, and where it led. */
   private access = new Map<string, string>();
+  private targets = new Map<string, string>();
 
   constructor(private readonly deps: ReconcilerDeps, policy: Policy, policyHash?: string) {
     this.state = { policy, dockerReachable: false, applies: 0, repairs: 0, desired: [], ...(policyHash ? { policyHash } : {}) };
@@ -85,15 +90,22 @@ export class Reconciler {
     if (!inventory) return false;
     const compiled = compile(inventory.value, this.state.policy);
     for (const note of compiled.notes) this.deps.log.warn({ note }, 'left out of the rules');
-    try {
-      let changes = 0;
-      for (const ruleset of compiled.rulesets) changes += await this.applyOne(ruleset, reasons);
-      this.state.lastApply = { at: this.now(), durationMs: this.now() - started, changes };
-    } catch (error) {
-      const detail = error instanceof RestoreError ? { stderr: error.stderr, excerpt: error.excerpt } : {};
-      return this.fail(`apply failed, previous rules kept: ${(error as Error).message}`, reasons, detail);
+    // Each family is its own transaction: one failing leaves the other applied, and is reported.
+    const failures: string[] = [];
+    let changes = 0;
+    for (const ruleset of compiled.rulesets) {
+      try {
+        changes += await this.applyOne(ruleset, reasons);
+      } catch (error) {
+        const detail = error instanceof RestoreError ? { stderr: error.stderr, excerpt: error.excerpt } : {};
+        this.deps.log.error({ reasons, family: ruleset.family, ...detail }, `apply failed (${ruleset.family}), previous rules kept`);
+        failures.push(`${ruleset.family}: ${(error as Error).message}`);
+      }
     }
+    if (failures.length > 0) return this.fail(`apply failed, previous rules kept: ${failures.join('; ')}`, reasons);
+    this.state.lastApply = { at: this.now(), durationMs: this.now() - started, changes };
     Object.assign(this.state, { stats: compiled.stats, desired: compiled.rulesets });
+    await this.kernelState(compiled.bridges);
     await this.revoke(compiled);
     if (!inventory.fresh) return false;
     delete this.state.lastError;
@@ -138,13 +150,23 @@ export class Reconciler {
     return result.changes.length;
   }
 
+  private async kernelState(bridges: readonly string[]): Promise<void> {
+    const state = await this.deps.kernel?.(bridges);
+    if (state?.changed.length) this.deps.log.info({ changed: state.changed }, 'kernel settings set');
+    for (const problem of state?.problems ?? []) this.deps.log.warn({ problem }, 'kernel setting not as the rules need');
+  }
+
   private async revoke(compiled: Compiled): Promise<void> {
     const changed = changedBindings(this.access, compiled.access);
+    const moved = movedUdpBindings(this.targets, compiled.access);
     this.access = new Map(compiled.access.map((a) => [a.key, fingerprint(a)]));
-    if (changed.length === 0 || !this.deps.conntrack) return;
+    this.targets = new Map(compiled.access.map((a) => [a.key, a.target]));
+    if (!this.deps.conntrack) return;
     try {
       const removed = await revokeFlows(this.deps.conntrack, changed);
       if (removed.length > 0) this.deps.log.info({ flows: removed }, 'revoked open flows no longer allowed');
+      const stale = await flushStaleUdp(this.deps.conntrack, moved);
+      if (stale.length > 0) this.deps.log.info({ flows: stale }, 'deleted stale UDP flows of new or moved bindings');
     } catch (error) {
       this.deps.log.warn({ err: (error as Error).message }, 'could not revoke open flows');
     }

@@ -55,3 +55,28 @@ export async function revokeFlows(conntrack: Conntrack, changed: readonly Bindin
   }
   return removed;
 }
+
+/** UDP bindings that are new or now lead elsewhere (previous: key → target): flows recorded before may still go to the old place. */
+export function movedUdpBindings(previous: ReadonlyMap<string, string>, next: readonly BindingAccess[]): BindingAccess[] {
+  return next.filter((a) => a.protocol === 'udp' && previous.get(a.key) !== a.target);
+}
+
+/**
+ * UDP has no handshake: a datagram sent to a published port before its DNAT existed (or
+ * while it pointed at an earlier container) made a conntrack entry that keeps the whole
+ * flow going there — to dockerd's idle socket, or to a container that is gone. Such
+ * entries for the host port are deleted, so the next datagram is translated afresh
+ * (moby#44688, keyed on the host port as moby#53384 found necessary).
+ */
+export async function flushStaleUdp(conntrack: Conntrack, moved: readonly BindingAccess[]): Promise<Flow[]> {
+  const removed: Flow[] = [];
+  for (const access of moved) {
+    const target = access.target.replace(/^\[/, '').replace(/\]?:\d+$/, '');
+    for (const flow of await conntrack.list(access.family, 'udp', access.hostPort)) {
+      if (!concerns(access, flow) || flow.replySrc === target) continue;
+      await conntrack.remove(access.family, flow);
+      removed.push(flow);
+    }
+  }
+  return removed;
+}

@@ -12,6 +12,8 @@ export interface Flow {
   readonly src: string;
   readonly dst: string;
   readonly dport: number;
+  /** Reply direction's source: the container a translated flow goes to, or the host address when untranslated. */
+  readonly replySrc?: string;
 }
 
 export interface Conntrack {
@@ -19,14 +21,14 @@ export interface Conntrack {
   remove(family: Family, flow: Flow): Promise<void>;
 }
 
-/** First src=, dst= and dport= of a `conntrack -L` line are the original direction. */
+/** First src=, dst= and dport= of a `conntrack -L` line are the original direction; the second src= is the reply's. */
 export function parseFlows(text: string, protocol: string): Flow[] {
   const flows: Flow[] = [];
   for (const line of text.split('\n')) {
-    const src = /\bsrc=(\S+)/.exec(line)?.[1];
+    const [src, replySrc] = [...line.matchAll(/\bsrc=(\S+)/g)].map((m) => m[1]!);
     const dst = /\bdst=(\S+)/.exec(line)?.[1];
     const dport = /\bdport=(\d+)/.exec(line)?.[1];
-    if (src && dst && dport) flows.push({ protocol, src, dst, dport: Number(dport) });
+    if (src && dst && dport) flows.push({ protocol, src, dst, dport: Number(dport), ...(replySrc ? { replySrc } : {}) });
   }
   return flows;
 }

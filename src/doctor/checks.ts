@@ -271,7 +271,8 @@ export function expectedHooks(): { family: Family; table: TableName; builtin: st
 /** Rules and non-ACCEPT policies in the chains dockward hooks: they see (and may drop) every packet dockward handles. */
 function verdictsIn(state: LiveState, family: Family): string[] {
   const out: string[] = [];
-  for (const h of expectedHooks().filter((e) => e.family === family)) {
+  const hooked = new Map(expectedHooks().filter((e) => e.family === family).map((h) => [`${h.table}/${h.builtin}`, h]));
+  for (const h of hooked.values()) {
     const chain = state.get(h.table)?.get(h.builtin);
     if (!chain) continue;
     if (chain.rules.length > 0) out.push(`${family} ${h.table}/${h.builtin}: ${chain.rules.length} rule(s)`);
@@ -373,8 +374,9 @@ function isHook(text: string, chain: string): boolean {
   return HOOK_COMMENT.test(text) && new RegExp(`(^|\\s)-j ${chain}(\\s|$)`).test(text);
 }
 
-/** In filter FORWARD, DOCKER-USER's jump may come first (the parity issue's order); nothing else may. */
+/** dockward's own hooks may precede each other (DOCKER-USER's jump comes first in FORWARD); nothing else may. */
 function allowedAbove(table: TableName, builtin: string, text: string): boolean {
+  if (HOOK_COMMENT.test(text)) return true;
   return table === 'filter' && builtin === 'FORWARD' && text.trim() === '-j DOCKER-USER';
 }
 
@@ -399,7 +401,9 @@ function inspectHooks(f: Facts): HookFindings | string {
       continue;
     }
     chain.rules.slice(0, at).forEach((r, i) => {
-      if (!allowedAbove(h.table, h.builtin, r.text)) found.foreign.push(`${where} rule ${i + 1}, above dockward's hook: ${r.text}`);
+      const line = `${where} rule ${i + 1}, above dockward's hook: ${r.text}`;
+      // A built-in chain with two hooks (FORWARD) sees a foreign rule above both: report it once.
+      if (!allowedAbove(h.table, h.builtin, r.text) && !found.foreign.includes(line)) found.foreign.push(line);
     });
   }
   return found;

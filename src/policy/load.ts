@@ -133,6 +133,7 @@ const ANY: SourceMatch = { label: 'any' };
 function sourceMatches(entry: SourceEntry, zones: PolicyFile['zones']): SourceMatch[] {
   if (entry.kind === 'any') return [ANY];
   if (entry.kind === 'cidr') return [{ cidr: entry.cidr, label: entry.label }];
+  if (entry.kind === 'network') return [{ network: entry.name, label: `network:${entry.name}` }];
   const zone = Object.hasOwn(zones, entry.name) ? zones[entry.name] : undefined;
   // The schema checked every reference; failing loudly beats a deny rule that matches nothing.
   if (zone === undefined) throw new Error(`internal error: zone ${entry.name} vanished after validation`);

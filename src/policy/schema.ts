@@ -19,7 +19,8 @@ export const NAME_TOKEN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export type SourceEntry =
   | { readonly kind: 'any' }
   | { readonly kind: 'zone'; readonly name: string }
-  | { readonly kind: 'cidr'; readonly cidr: string; readonly label: string };
+  | { readonly kind: 'cidr'; readonly cidr: string; readonly label: string }
+  | { readonly kind: 'network'; readonly name: string };
 
 /**
  * Built per document: `zone:NAME` references are checked against the zone names the document
@@ -128,13 +129,20 @@ function rule(zoneNames: readonly string[]) {
   });
 }
 
-/** "any", "zone:NAME", an address or a CIDR. */
+/** Docker's own rule for network names. */
+const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** "any", "zone:NAME", "network:NAME" (containers of that Docker network), an address or a CIDR. */
 export function parseSourceEntry(text: string, zoneNames: readonly string[]): Checked<SourceEntry> {
   if (text === 'any') return ok({ kind: 'any' });
   if (text.startsWith('zone:')) return zoneReference(text.slice('zone:'.length), zoneNames);
+  if (text.startsWith('network:')) {
+    const name = text.slice('network:'.length);
+    return NETWORK_NAME.test(name) ? ok({ kind: 'network', name }) : fail(`${quote(name)} is not a Docker network name`);
+  }
   if (!/^[0-9A-Fa-f:./%]+$/.test(text)) {
     const hint = zoneNames.includes(text) ? `; did you mean "zone:${text}"?` : '';
-    return fail(`${quote(text)} is not "any", zone:NAME, an address or a CIDR${hint}`);
+    return fail(`${quote(text)} is not "any", zone:NAME, network:NAME, an address or a CIDR${hint}`);
   }
   return mapChecked(parseCidr(text), (cidr): SourceEntry => ({ kind: 'cidr', cidr, label: text }));
 }

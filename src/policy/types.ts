@@ -23,6 +23,12 @@ export interface SourceMatch {
   readonly iface?: string;
   /** Normalised CIDR (network address, explicit prefix), IPv4 or IPv6. */
   readonly cidr?: string;
+  /**
+   * A Docker network by name: its containers, reaching a published port through a host
+   * address. Resolved by the compiler to the network's bridge (inbound interface); a
+   * network that does not exist matches nothing.
+   */
+  readonly network?: string;
   /** Where it came from, for plan output: "zone:office", "192.0.2.10", "any". */
   readonly label: string;
 }

@@ -9,11 +9,13 @@ import { isOwnedChain } from '../compile/names.js';
 import { hookTag } from './hash.js';
 import type { LiveChain, LiveState, LiveTable } from './parse.js';
 import { chainLines, chainTags, ruleLine } from './render.js';
+import { dockerLeftovers } from './takeover.js';
 import { TABLE_ORDER, type Hook, type Ruleset, type Table, type TableName } from './types.js';
 
 export type Change =
-  | { readonly kind: 'write-chain' | 'delete-chain'; readonly table: TableName; readonly chain: string }
-  | { readonly kind: 'place-hook'; readonly table: TableName; readonly chain: string };
+  | { readonly kind: 'write-chain' | 'delete-chain' | 'create-chain'; readonly table: TableName; readonly chain: string }
+  | { readonly kind: 'place-hook'; readonly table: TableName; readonly chain: string }
+  | { readonly kind: 'take-over'; readonly table: TableName; readonly chain: string };
 
 export interface Plan {
   /** iptables-restore --noflush input; empty when nothing differs. */
@@ -28,49 +30,65 @@ function sameTags(live: LiveChain | undefined, desired: string[]): boolean {
   return live.rules.every((r, i) => r.tag === desired[i]);
 }
 
-/** A hook is in place when its tag is on the first rule and on no other rule of the built-in chain. */
-export function hookInPlace(live: LiveTable, table: TableName, hook: Hook): boolean {
-  const rules = live.get(hook.builtin)?.rules ?? [];
-  const tag = hookTag(table, hook.builtin, hook.rule);
-  return rules[0]?.tag === tag && rules.filter((r) => r.tag !== undefined).length === 1;
+/** The hooks of one built-in chain are in place when they are its first rules, in order, and no other rule carries a tag. */
+export function hooksInPlace(live: LiveTable, table: TableName, builtin: string, hooks: readonly Hook[]): boolean {
+  const rules = live.get(builtin)?.rules ?? [];
+  const tags = hooks.map((h) => hookTag(table, builtin, h.rule));
+  return tags.every((tag, i) => rules[i]?.tag === tag) && rules.filter((r) => r.tag !== undefined).length === tags.length;
 }
 
-function tablePlan(name: TableName, desired: Table, live: LiveTable, changes: Change[]): string[] {
+function byBuiltin(hooks: readonly Hook[]): Map<string, Hook[]> {
+  const groups = new Map<string, Hook[]>();
+  for (const hook of hooks) groups.set(hook.builtin, [...(groups.get(hook.builtin) ?? []), hook]);
+  return groups;
+}
+
+function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes: Change[]): string[] {
+  const desired = ruleset.tables[name];
+  const live = state.get(name) ?? EMPTY;
   const declare: string[] = [];
   const body: string[] = [];
   const wanted = new Set(desired.chains.map((c) => c.name));
+  for (const chain of desired.ensure ?? []) {
+    if (live.has(chain)) continue;
+    declare.push(`:${chain} - [0:0]`);
+    changes.push({ kind: 'create-chain', table: name, chain });
+  }
   for (const chain of desired.chains) {
     if (sameTags(live.get(chain.name), chainTags(chain))) continue;
     declare.push(`:${chain.name} - [0:0]`);
     body.push(...chainLines(chain));
     changes.push({ kind: 'write-chain', table: name, chain: chain.name });
   }
-  const stale = [...live.keys()].filter((c) => isOwnedChain(c) && !wanted.has(c)).sort();
+  const leftovers = dockerLeftovers(name, state, ruleset.dockerBridges ?? []);
+  const stale = [...[...live.keys()].filter((c) => isOwnedChain(c) && !wanted.has(c)).sort(), ...leftovers.chains];
   for (const chain of stale) {
     declare.push(`:${chain} - [0:0]`);
-    changes.push({ kind: 'delete-chain', table: name, chain });
+    changes.push({ kind: isOwnedChain(chain) ? 'delete-chain' : 'take-over', table: name, chain });
   }
+  const takeover = leftovers.rules.map((r) => `-D ${r.chain} ${r.text}`);
+  for (const r of leftovers.rules) changes.push({ kind: 'take-over', table: name, chain: r.chain });
   const hooks = hookLines(name, desired, live, changes);
-  if (declare.length === 0 && hooks.length === 0) return [];
-  return [`*${name}`, ...declare, ...hooks.filter((l) => l.startsWith('-D')), ...body,
+  if (declare.length === 0 && hooks.length === 0 && takeover.length === 0) return [];
+  return [`*${name}`, ...declare, ...takeover, ...hooks.filter((l) => l.startsWith('-D')), ...body,
     ...hooks.filter((l) => l.startsWith('-I')), ...stale.map((c) => `-X ${c}`), 'COMMIT'];
 }
 
 function hookLines(name: TableName, desired: Table, live: LiveTable, changes: Change[]): string[] {
   const lines: string[] = [];
-  for (const hook of desired.hooks) {
-    if (hookInPlace(live, name, hook)) continue;
-    for (const r of live.get(hook.builtin)?.rules ?? []) if (r.tag !== undefined) lines.push(`-D ${hook.builtin} ${r.text}`);
-    // "-I CHAIN 1": the hook goes to the top of the built-in chain.
-    lines.push(ruleLine('-I', `${hook.builtin} 1`, hook.rule, hookTag(name, hook.builtin, hook.rule)));
-    changes.push({ kind: 'place-hook', table: name, chain: hook.builtin });
+  for (const [builtin, hooks] of byBuiltin(desired.hooks)) {
+    if (hooksInPlace(live, name, builtin, hooks)) continue;
+    for (const r of live.get(builtin)?.rules ?? []) if (r.tag !== undefined) lines.push(`-D ${builtin} ${r.text}`);
+    // "-I CHAIN N": the hooks take the first positions of the built-in chain, in order.
+    hooks.forEach((hook, i) => lines.push(ruleLine('-I', `${builtin} ${i + 1}`, hook.rule, hookTag(name, builtin, hook.rule))));
+    changes.push({ kind: 'place-hook', table: name, chain: builtin });
   }
   return lines;
 }
 
 export function planRestore(desired: Ruleset, live: LiveState): Plan {
   const changes: Change[] = [];
-  const lines = TABLE_ORDER.flatMap((t) => tablePlan(t, desired.tables[t], live.get(t) ?? EMPTY, changes));
+  const lines = TABLE_ORDER.flatMap((t) => tablePlan(t, desired, live, changes));
   return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', changes };
 }
 

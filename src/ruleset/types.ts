@@ -56,7 +56,10 @@ export interface Hook {
 
 export interface Table {
   readonly chains: readonly Chain[];
+  /** In order: hooks of one built-in chain occupy its first positions, in this order. */
   readonly hooks: readonly Hook[];
+  /** Chains that belong to the operator (DOCKER-USER): created when missing, never flushed or deleted. */
+  readonly ensure?: readonly string[];
 }
 
 export type Tables = Readonly<Record<TableName, Table>>;
@@ -64,6 +67,8 @@ export type Tables = Readonly<Record<TableName, Table>>;
 export interface Ruleset {
   readonly family: Family;
   readonly tables: Tables;
+  /** Docker's bridge interfaces: rules Docker itself once wrote for them are taken over (removed). */
+  readonly dockerBridges?: readonly string[];
 }
 
 /** Every chain dockward owns starts with this prefix; nothing else is ever deleted. */

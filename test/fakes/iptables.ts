@@ -17,18 +17,25 @@ type Tables = Map<string, Map<string, string[]>>;
 
 export class FakeIptables implements Iptables {
   readonly backend = 'nft' as const;
-  tables: Tables = new Map();
+  /** One kernel state per family, as iptables and ip6tables have. */
+  private readonly families = new Map<Family, Tables>();
   restores = 0;
   /** Make the next restores fail (counted down). */
   failNext = 0;
 
-  private table(name: string, tables = this.tables): Map<string, string[]> {
+  private tablesOf(family: Family): Tables {
+    if (!this.families.has(family)) this.families.set(family, new Map());
+    return this.families.get(family)!;
+  }
+
+  private table(name: string, family: Family = 'ipv4'): Map<string, string[]> {
+    const tables = this.tablesOf(family);
     if (!tables.has(name)) tables.set(name, new Map((BUILTINS[name] ?? []).map((c) => [c, []])));
     return tables.get(name)!;
   }
 
-  async save(_family: Family): Promise<string> {
-    return [...this.tables].map(([name, chains]) => [`*${name}`,
+  async save(family: Family): Promise<string> {
+    return [...this.tablesOf(family)].map(([name, chains]) => [`*${name}`,
       ...[...chains.keys()].map((c) => `:${c} ${BUILTINS[name]?.includes(c) ? 'ACCEPT' : '-'} [0:0]`),
       ...[...chains].flatMap(([c, rules]) => rules.map((r) => `-A ${c} ${r}`)), 'COMMIT'].join('\n')).join('\n');
   }
@@ -44,9 +51,9 @@ export class FakeIptables implements Iptables {
     for (const line of text.split('\n')) {
       if (line.startsWith('*')) {
         name = line.slice(1);
-        work = new Map([[name, new Map([...this.table(name)].map(([c, r]) => [c, [...r]]))]]);
+        work = new Map([[name, new Map([...this.table(name, family)].map(([c, r]) => [c, [...r]]))]]);
       } else if (line === 'COMMIT' && work) {
-        this.tables.set(name, work.get(name)!);
+        this.tablesOf(family).set(name, work.get(name)!);
       } else if (work) {
         this.apply(work.get(name)!, line, family, text);
       }
@@ -72,17 +79,17 @@ export class FakeIptables implements Iptables {
     return rules;
   }
 
-  async listChain(_family: Family, table: TableName, chain: string): Promise<string | undefined> {
-    const rules = this.tables.get(table)?.get(chain);
+  async listChain(family: Family, table: TableName, chain: string): Promise<string | undefined> {
+    const rules = this.tablesOf(family).get(table)?.get(chain);
     return rules ? rules.map((r) => `-A ${chain} ${r}`).join('\n') : undefined;
   }
 
   /** What `iptables -t TABLE -F` does: empty every chain of the table. */
-  flushTable(table: TableName): void {
-    for (const rules of this.table(table).values()) rules.splice(0);
+  flushTable(table: TableName, family: Family = 'ipv4'): void {
+    for (const rules of this.table(table, family).values()) rules.splice(0);
   }
 
-  chains(table: string): Map<string, string[]> {
-    return this.table(table);
+  chains(table: string, family: Family = 'ipv4'): Map<string, string[]> {
+    return this.table(table, family);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Golden files: each case folder holds an inventory (as `dockward inventory` prints it)
- * and a policy; the whole IPv4 ruleset they compile to is kept next to them. A change in
- * generated rules shows up as a reviewable diff of expected.v4.rules.
+ * and a policy; the rulesets they compile to (IPv4 and IPv6) are kept next to them. A
+ * change in generated rules shows up as a reviewable diff of expected.v4/v6.rules.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,8 +33,10 @@ describe('golden rulesets', () => {
     it(`${name} compiles to its expected rules`, async () => {
       const dir = join(root, name);
       const { inventory, policy } = load(dir);
-      const [ruleset] = compile(inventory, policy).rulesets;
-      await expect(renderRuleset(ruleset!)).toMatchFileSnapshot(join(dir, 'expected.v4.rules'));
+      for (const ruleset of compile(inventory, policy).rulesets) {
+        const file = join(dir, `expected.${ruleset.family === 'ipv4' ? 'v4' : 'v6'}.rules`);
+        await expect(renderRuleset(ruleset)).toMatchFileSnapshot(file);
+      }
     });
   }
 });

@@ -1,5 +1,6 @@
 import { compile } from '../../compile/index.js';
 import { applyRuleset } from '../../dataplane/apply.js';
+import { ensureKernelState } from '../../dataplane/kernel.js';
 import type { Request } from '../args.js';
 import { inventoryOf, iptablesOf, policyOf } from '../context.js';
 
@@ -9,6 +10,8 @@ export async function apply(request: Request): Promise<number> {
   const ipt = await iptablesOf(request);
   const compiled = compile(inventory, policy);
   for (const note of compiled.notes) process.stderr.write(`note: ${note}\n`);
+  const kernel = await ensureKernelState(compiled.bridges);
+  for (const problem of kernel.problems) process.stderr.write(`warning: ${problem}\n`);
   for (const ruleset of compiled.rulesets) {
     const result = await applyRuleset(ipt, ruleset);
     const what = result.changes.length === 0 ? 'in sync, nothing changed' : `${result.changes.length} changes, ${result.restoreBytes} bytes restored`;

@@ -27,11 +27,18 @@ describe('compile', () => {
     expect(nat).toEqual([`-A ${containerChain(c.id)} -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80`]);
   });
 
-  it('keeps an IPv6 binding out of the IPv4 rules and says so', () => {
-    const c = container(1, net, [tcp(8080, 80, '::')]);
-    const compiled = compile(inventory([net], [c]), BUILTIN_DEFAULT);
-    expect(renderRuleset(compiled.rulesets[0]!)).not.toContain('8080');
-    expect(compiled.notes).toEqual([`container ${c.id.slice(0, 12)}: IPv6 binding [::]:8080 not handled yet`]);
+  it('publishes a [::] binding in IPv6 only, and only for a container with an IPv6 address', () => {
+    const dual = network(2, { subnets: [...network(2).subnets, { family: 'ipv6', cidr: 'fd00:2::/64', gateway: 'fd00:2::1' }] });
+    const withV6 = container(1, dual, [tcp(8080, 80, '0.0.0.0'), tcp(8080, 80, '::')], {
+      endpoints: [{ networkId: dual.id, networkName: dual.name, ipv4: '172.18.0.2', ipv6: 'fd00:2::2' }],
+    });
+    const v4only = container(2, net, [tcp(9090, 80, '::')]);
+    const [v4, v6] = compile(inventory([net, dual], [withV6, v4only]), BUILTIN_DEFAULT).rulesets.map((r) => renderRuleset(r));
+    expect(chain(v4!, 'nat', containerChain(withV6.id))).toEqual([`-A ${containerChain(withV6.id)} -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:80`]);
+    expect(chain(v6!, 'nat', containerChain(withV6.id))).toEqual([`-A ${containerChain(withV6.id)} -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:2::2]:80`]);
+    expect(v4 + v6!).not.toContain('9090');
+    expect(chain(v6!, 'nat', 'DOCKWARD-PREROUTING')[0]).toBe('-A DOCKWARD-PREROUTING -s fe80::/10 -j RETURN');
+    expect(chain(v6!, 'nat', 'DOCKWARD-POSTROUTING')).toContain(`-A DOCKWARD-POSTROUTING -s fd00:2::/64 ! -o ${dual.bridge} -j MASQUERADE`);
   });
 
   it('binds a published port to its host address when Docker names one', () => {
@@ -131,7 +138,7 @@ describe('strings from Docker never reach the restore text', () => {
     expect(text).not.toMatch(/-j ACCEPT"/);
     for (const line of text.split('\n')) {
       if (!line.startsWith('-A ') && !line.startsWith('-I ')) continue;
-      expect(() => parseRule(line.replace(/^-[AI] \S+ (1 )?/, ''))).not.toThrow();
+      expect(() => parseRule(line.replace(/^-[AI] \S+ (\d+ )?/, ''))).not.toThrow();
     }
   });
 
@@ -139,5 +146,18 @@ describe('strings from Docker never reach the restore text', () => {
     const compiled = compile(inventory([bad], []), BUILTIN_DEFAULT);
     expect(renderRuleset(compiled.rulesets[0]!)).not.toContain('172.19.0.0/16');
     expect(compiled.notes).toEqual([`network ${bad.id.slice(0, 12)}: bridge name is not a valid interface name; network left out`]);
+  });
+});
+
+describe('network:NAME sources', () => {
+  it('admit the containers of that network, through its bridge, and match nothing for a network that does not exist', () => {
+    const app = network(2, { name: 'app' });
+    const c = container(1, net, [tcp(8080, 80)]);
+    const pol = policy('version: 1\ndefaults: { published: deny }\nrules:\n  - { from: [network:app, network:nowhere] }\n');
+    const name = containerChain(c.id);
+    expect(chain(rendered(inventory([net, app], [c]), pol), 'filter', name)).toEqual([
+      `-A ${name} -d 172.17.0.2/32 -i ${app.bridge} -p tcp -m conntrack --ctstate DNAT --ctorigdstport 8080 -m tcp --dport 80 -j ACCEPT`,
+      `-A ${name} -d 172.17.0.2/32 -p tcp -m conntrack --ctstate DNAT --ctorigdstport 8080 -m tcp --dport 80 -j DROP`,
+    ]);
   });
 });

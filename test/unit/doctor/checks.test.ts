@@ -38,8 +38,8 @@ const BUILTINS: Record<string, string[]> = {
 };
 
 /** iptables-save text as the lab shows it after `dockward apply`, with the given changes. */
-function saveText(spec: SaveSpec = {}): string {
-  const hooks = spec.bare ? [] : expectedHooks().filter((h) => h.family === 'ipv4');
+function saveText(spec: SaveSpec = {}, family: 'ipv4' | 'ipv6' = 'ipv4'): string {
+  const hooks = spec.bare ? [] : expectedHooks().filter((h) => h.family === family);
   return Object.entries(BUILTINS).flatMap(([table, builtins]) => [
     `*${table}`,
     ...builtins.map((b) => `:${b} ${spec.policies?.[`${table}/${b}`] ?? 'ACCEPT'} [0:0]`),
@@ -47,10 +47,11 @@ function saveText(spec: SaveSpec = {}): string {
     ...(spec.chains ?? []).filter((c) => c.startsWith(`${table}/`)).map((c) => `:${c.slice(table.length + 1)} - [0:0]`),
     ...builtins.flatMap((b) => {
       const key = `${table}/${b}`;
-      const hook = hooks.find((h) => h.table === table && h.builtin === b && !spec.missing?.includes(key));
+      const missing = family === 'ipv4' && spec.missing?.includes(key);
+      const own = missing ? [] : hooks.filter((h) => h.table === table && h.builtin === b);
       return [
-        ...(spec.above?.[key] ?? []).map((r) => `-A ${b} ${r}`),
-        ...(hook ? [`-A ${b} -m comment --comment "DW:0123456789abcdef hook" -j ${hook.chain}`] : []),
+        ...(family === 'ipv4' ? spec.above?.[key] ?? [] : []).map((r) => `-A ${b} ${r}`),
+        ...own.map((h) => `-A ${b} -m comment --comment "DW:0123456789abcdef hook" -j ${h.chain}`),
       ];
     }),
     ...Object.entries(spec.rules ?? {}).filter(([k]) => k.startsWith(`${table}/`)).flatMap(([k, rs]) => rs.map((r) => `-A ${k.slice(table.length + 1)} ${r}`)),
@@ -61,7 +62,7 @@ function saveText(spec: SaveSpec = {}): string {
 const EMPTY_LEGACY: BackendFacts = { installed: true, version: 'iptables v1.8.9 (legacy)', saves: { ipv4: { text: '' }, ipv6: { text: '' } } };
 
 function backend(spec: SaveSpec, version = 'iptables v1.8.9 (nf_tables)'): BackendFacts {
-  return { installed: true, version, saves: { ipv4: { text: saveText(spec) }, ipv6: { text: '' } } };
+  return { installed: true, version, saves: { ipv4: { text: saveText(spec) }, ipv6: { text: saveText({ ...spec, rules: {}, chains: [] }, 'ipv6') } } };
 }
 
 const DOCKERD: ProcessFact = {

@@ -52,9 +52,10 @@ describe('planning a restore', () => {
     expect(next.changes).toEqual([{ kind: 'place-hook', table: 'filter', chain: 'FORWARD' }]);
     await kernel.restore('ipv4', next.text);
     const forward = kernel.chains('filter').get('FORWARD')!;
-    expect(forward).toHaveLength(2);
-    expect(forward[0]).toContain('-j DOCKWARD-FORWARD');
-    expect(forward[1]).toBe('-i virbr0 -j ACCEPT');
+    expect(forward).toHaveLength(3);
+    expect(forward[0]).toContain('-j DOCKER-USER');
+    expect(forward[1]).toContain('-j DOCKWARD-FORWARD');
+    expect(forward[2]).toBe('-i virbr0 -j ACCEPT');
   });
 
   it('rewrites an owned chain in which a rule was edited or added by someone else', async () => {
@@ -71,5 +72,45 @@ describe('planning a restore', () => {
     await kernel.restore('ipv4', planFlush(parseSave(await kernel.save('ipv4'))).text);
     expect(await kernel.save('ipv4')).not.toContain('DOCKWARD');
     expect(await kernel.save('ipv4')).toContain('-A FORWARD -j OTHER');
+  });
+});
+
+describe('taking over from Docker', () => {
+  it('removes the chains and rules Docker wrote, keeps DOCKER-USER with its rules and the operator\'s own', async () => {
+    const kernel = new FakeIptables();
+    await kernel.restore('ipv4', [
+      '*filter', ':DOCKER - [0:0]', ':DOCKER-ISOLATION-STAGE-1 - [0:0]', ':DOCKER-USER - [0:0]', ':MINE - [0:0]',
+      '-A FORWARD -j DOCKER-USER', '-A FORWARD -j DOCKER-ISOLATION-STAGE-1',
+      '-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', '-A FORWARD -o docker0 -j DOCKER',
+      '-A FORWARD -i docker0 ! -o docker0 -j ACCEPT', '-A FORWARD -i docker0 -o docker0 -j ACCEPT', '-A FORWARD -i eth1 -j MINE',
+      '-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT',
+      '-A DOCKER-USER -s 192.0.2.66/32 -j DROP', 'COMMIT',
+      '*nat', ':DOCKER - [0:0]', '-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER', '-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER',
+      '-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE', '-A POSTROUTING -o docker0 -m addrtype --src-type LOCAL -j MASQUERADE',
+      '-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE', '-A POSTROUTING -o eth0 -j MASQUERADE',
+      '-A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80', 'COMMIT',
+      '*raw', '-A PREROUTING -d 172.17.0.2/32 ! -i docker0 -j DROP', '-A PREROUTING -d 127.0.0.1/32 ! -i lo -p tcp -m tcp --dport 5432 -j DROP', 'COMMIT',
+    ].join('\n'));
+    await kernel.restore('ipv4', planRestore(one, parseSave(await kernel.save('ipv4'))).text);
+    const text = await kernel.save('ipv4');
+    expect(text).not.toMatch(/:DOCKER /);
+    expect(text).not.toContain('DOCKER-ISOLATION');
+    expect(text).not.toContain('-j DOCKER\n');
+    expect(text).toContain('-A DOCKER-USER -s 192.0.2.66/32 -j DROP');
+    expect(text).toContain('-A FORWARD -i eth1 -j MINE');
+    expect(text).toContain('-A POSTROUTING -o eth0 -j MASQUERADE');
+    const forward = kernel.chains('filter').get('FORWARD')!;
+    expect(forward.map((r) => r.replace(/-m comment --comment "[^"]*" /, ''))).toEqual(['-j DOCKER-USER', '-j DOCKWARD-FORWARD', '-i eth1 -j MINE']);
+    expect(kernel.chains('raw').get('PREROUTING')!.filter((r) => !r.includes('DW:'))).toEqual([]);
+    expect(planRestore(one, parseSave(await kernel.save('ipv4'))).changes).toEqual([]);
+  });
+
+  it('creates DOCKER-USER when missing and never flushes it', async () => {
+    const kernel = new FakeIptables();
+    await kernel.restore('ipv4', renderRuleset(one));
+    expect(kernel.chains('filter').has('DOCKER-USER')).toBe(true);
+    await kernel.restore('ipv4', '*filter\n-A DOCKER-USER -j RETURN\nCOMMIT');
+    await kernel.restore('ipv4', planRestore(two, parseSave(await kernel.save('ipv4'))).text);
+    expect(kernel.chains('filter').get('DOCKER-USER')).toEqual(['-j RETURN']);
   });
 });

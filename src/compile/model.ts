@@ -16,6 +16,8 @@ export interface Bridge {
   readonly subnets: readonly { readonly cidr: string; readonly gateway?: string }[];
   readonly masquerade: boolean;
   readonly icc: boolean;
+  /** com.docker.network.host_ipv4 / host_ipv6: outbound traffic leaves from this address (SNAT) instead of masquerading. */
+  readonly snatTo?: string;
 }
 
 export interface Binding {
@@ -59,7 +61,13 @@ function toBridge(network: Network, family: Family, notes: string[]): Bridge | u
     // With its own rules off Docker reports masquerade "false" on the default bridge: an artefact, not a wish.
     masquerade: network.isDefault || optionFlag(network, 'enable_ip_masquerade', true),
     icc: optionFlag(network, 'enable_icc', true),
+    ...snatOf(network, family),
   };
+}
+
+function snatOf(network: Network, family: Family): { snatTo?: string } {
+  const address = network.options[`com.docker.network.host_${family}`];
+  return address !== undefined && isAddress(family, address) ? { snatTo: address } : {};
 }
 
 /**

@@ -3,7 +3,7 @@
  * direct (routed, untranslated) access to container addresses — in raw before conntrack,
  * and again in filter, so either table alone keeps outsiders off the container subnets.
  */
-import type { Chain, Family, Rule } from '../ruleset/types.js';
+import type { Chain, Family, Rule, Target } from '../ruleset/types.js';
 import { hostCidr } from '../ruleset/tokens.js';
 import type { Bridge } from './model.js';
 import { FORWARD, HAIRPIN, POSTROUTING, PREROUTING, PUBLISH } from './names.js';
@@ -45,8 +45,9 @@ function fromBridge(b: Bridge): Rule {
 
 function masquerading(b: Bridge): Rule[] {
   if (b.internal) return [];
-  const hostHairpin = rule([outIf(b.iface), localSrc], masquerade, 'host-hairpin');
-  const outbound = b.masquerade ? b.subnets.map((s) => rule([src(s.cidr), outIf(b.iface, true)], masquerade, 'outbound')) : [];
+  const leave: Target = b.snatTo ? { kind: 'SNAT', to: b.snatTo } : masquerade;
+  const hostHairpin = rule([outIf(b.iface), localSrc], leave, 'host-hairpin');
+  const outbound = b.masquerade ? b.subnets.map((s) => rule([src(s.cidr), outIf(b.iface, true)], leave, 'outbound')) : [];
   return [hostHairpin, ...outbound];
 }
 

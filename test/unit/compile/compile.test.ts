@@ -161,3 +161,11 @@ describe('network:NAME sources', () => {
     ]);
   });
 });
+
+describe('network options', () => {
+  it('leaves from the host_ipv4 address (SNAT) instead of masquerading, as Docker does', () => {
+    const snat = network(2, { options: { 'com.docker.network.host_ipv4': '198.51.100.1' } });
+    const post = chain(rendered(inventory([snat], [])), 'nat', 'DOCKWARD-POSTROUTING');
+    expect(post).toContain(`-A DOCKWARD-POSTROUTING -s 172.18.0.0/16 ! -o ${snat.bridge} -j SNAT --to-source 198.51.100.1`);
+  });
+});

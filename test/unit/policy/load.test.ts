@@ -192,8 +192,8 @@ rules:
   it('suggests zone:NAME when a from entry is a bare zone name', () => {
     const text = 'version: 1\nzones:\n  office: { sources: [198.51.100.0/24] }\nrules:\n  - from: [office, anywhere]\n';
     expect(problems(text)).toEqual([
-      'policy.yaml: rules[0].from[0]: "office" is not "any", zone:NAME, an address or a CIDR; did you mean "zone:office"?',
-      'policy.yaml: rules[0].from[1]: "anywhere" is not "any", zone:NAME, an address or a CIDR',
+      'policy.yaml: rules[0].from[0]: "office" is not "any", zone:NAME, network:NAME, an address or a CIDR; did you mean "zone:office"?',
+      'policy.yaml: rules[0].from[1]: "anywhere" is not "any", zone:NAME, network:NAME, an address or a CIDR',
     ]);
   });
 
@@ -467,5 +467,14 @@ describe('loadPolicy', () => {
 
   it('has a built-in default with no rules that allows published ports', () => {
     expect(BUILTIN_DEFAULT).toEqual({ version: 1, defaults: { published: 'allow' }, rules: [], origin: 'built-in default' });
+  });
+});
+
+describe('network:NAME sources', () => {
+  it('normalise to a network match, and refuse a name Docker would not accept', () => {
+    const good = parsePolicy('version: 1\nrules:\n  - { from: [network:app_net] }\n', 'p.yaml');
+    expect(good.ok && good.policy.rules[0]!.from).toEqual([{ network: 'app_net', label: 'network:app_net' }]);
+    const bad = parsePolicy('version: 1\nrules:\n  - { from: ["network:-x"] }\n', 'p.yaml');
+    expect(bad.ok ? [] : bad.issues).toEqual([{ path: 'rules[0].from[0]', message: '"-x" is not a Docker network name' }]);
   });
 });

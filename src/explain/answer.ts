@@ -1,0 +1,141 @@
+/**
+ * Questions about one binding, put to the tracer over the compiled rules: would a new
+ * connection from this source get to the container? The policy's own access list is
+ * only used to name the deciding rule where the rules carry no name (a binding open to
+ * everyone has no per-source rules), and to check that rules and policy agree.
+ */
+import type { AccessLine } from '../compile/access.js';
+import type { Binding, Publication } from '../compile/model.js';
+import type { Action } from '../policy/types.js';
+import { targetArgs, ruleBody } from '../ruleset/render.js';
+import type { Family, Ruleset } from '../ruleset/types.js';
+import { FROM_HOST, ifaceMatches, inCidr, trace, type HostView, type Step, type Trace } from '../trace/index.js';
+import { deciderText, lineDecider, policyDecider } from './decider.js';
+import type { Answer, Decider, PathStep } from './model.js';
+import { UNNAMED_IFACE, type HostAddress, type Source } from './source.js';
+
+export interface BindingContext {
+  readonly ruleset: Ruleset;
+  readonly host: HostView;
+  readonly hostAddresses: readonly HostAddress[];
+  readonly publication: Publication;
+  readonly binding: Binding;
+  readonly lines: readonly AccessLine[];
+  /** The host address to dial for a binding on every address when the question implies none. */
+  readonly defaultDestination: string;
+  /** Container addresses → names, to say who a packet was delivered to. */
+  readonly names: ReadonlyMap<string, string>;
+}
+
+/** A source address for an access line that names none: documentation ranges, never a host's. */
+const STAND_IN_SOURCE: Readonly<Record<Family, string>> = { ipv4: '192.0.2.254', ipv6: '2001:db8::fe' };
+
+function firstMatching(lines: readonly AccessLine[], address: string, iface: string): AccessLine | undefined {
+  return lines.find((l) => (l.source.cidr === undefined || inCidr(address, l.source.cidr))
+    && (l.source.iface === undefined || ifaceMatches(l.source.iface, iface)));
+}
+
+function destinationFor(ctx: BindingContext, source: Source): string {
+  if (ctx.binding.hostIp) return ctx.binding.hostIp;
+  if (source.how === 'host address' && source.address) return source.address;
+  const family = ctx.ruleset.family;
+  const onLink = ctx.hostAddresses.find((h) => h.iface === source.iface && inCidr(h.address, family === 'ipv4' ? '0.0.0.0/0' : '::/0'));
+  return onLink?.address ?? ctx.defaultDestination;
+}
+
+function pathStep(s: Step): PathStep {
+  return {
+    table: s.table, chain: s.chain, index: s.index, rule: ruleBody(s.rule), target: targetArgs(s.rule.target).join(' '),
+    ...(s.rule.note ? { note: s.rule.note } : {}),
+  };
+}
+
+function lastPolicyDecider(t: Trace): Decider | undefined {
+  for (let i = t.steps.length - 1; i >= 0; i--) {
+    const d = policyDecider(t.steps[i]?.rule.note);
+    if (d) return d;
+  }
+  return undefined;
+}
+
+function decidedBy(t: Trace, ctx: BindingContext): Decider | undefined {
+  const v = t.verdict;
+  if (v.kind === 'dropped' || v.kind === 'rejected') {
+    const note = v.step.rule.note;
+    return policyDecider(note) ?? (note ? { kind: 'dockward', note } : lastPolicyDecider(t));
+  }
+  if (v.kind !== 'delivered') return undefined;
+  const named = lastPolicyDecider(t);
+  if (named) return named;
+  if (t.packet.inIface === FROM_HOST) return { kind: 'host' };
+  const line = firstMatching(ctx.lines, t.packet.source, t.packet.inIface);
+  return line ? lineDecider(line) : undefined;
+}
+
+function reachesBinding(t: Trace, ctx: BindingContext): boolean {
+  const v = t.verdict;
+  return v.kind === 'delivered' && inCidr(v.address, ctx.publication.address) && v.port === ctx.binding.containerPort;
+}
+
+function answerOf(t: Trace, ctx: BindingContext): Answer {
+  const v = t.verdict;
+  const decider = decidedBy(t, ctx);
+  const iface = t.packet.inIface === UNNAMED_IFACE ? null : t.packet.inIface;
+  return {
+    source: t.packet.source, iface, destination: t.packet.destination, port: t.packet.dport,
+    allowed: reachesBinding(t, ctx), verdict: v.kind,
+    ...(v.kind === 'rejected' ? { rejectWith: v.with } : {}),
+    ...(v.kind === 'delivered' ? { deliveredTo: { address: v.address, port: v.port, ...nameOf(ctx, v.address) } } : {}),
+    ...(decider ? { decidedBy: decider } : {}),
+    path: t.steps.map(pathStep),
+    ...(t.opaque.length > 0 ? { notTraced: t.opaque } : {}),
+  };
+}
+
+function nameOf(ctx: BindingContext, address: string): { container?: string } {
+  const name = ctx.names.get(address);
+  return name === undefined ? {} : { container: name };
+}
+
+function traceFrom(ctx: BindingContext, source: Source): Trace {
+  const destination = destinationFor(ctx, source);
+  const b = ctx.binding;
+  return trace(ctx.ruleset, {
+    family: ctx.ruleset.family, protocol: b.protocol, destination, dport: b.hostPort,
+    // The host sends from the address it dials, as the kernel picks it for a local destination.
+    source: source.address ?? destination, inIface: source.iface ?? UNNAMED_IFACE,
+  }, ctx.host);
+}
+
+/** The `--from` question for this binding. */
+export function ask(ctx: BindingContext, source: Source): Answer {
+  return answerOf(traceFrom(ctx, source), ctx);
+}
+
+/** The host's own connection to this binding. */
+export function hostAccess(ctx: BindingContext): { allowed: boolean; decidedBy?: Decider } {
+  const a = ask(ctx, { iface: FROM_HOST, how: 'given' });
+  return a.decidedBy ? { allowed: a.allowed, decidedBy: a.decidedBy } : { allowed: a.allowed };
+}
+
+const EXPECTED: Readonly<Record<Action, string>> = { allow: 'delivered', deny: 'dropped', reject: 'rejected' };
+
+/**
+ * For each access line, a source it covers is traced; the rules must do what the first
+ * line covering that source says. A disagreement is a bug in dockward: say so loudly.
+ */
+export function checkLines(ctx: BindingContext): string[] {
+  const problems: string[] = [];
+  for (const line of ctx.lines) {
+    const address = line.source.cidr?.split('/')[0] ?? STAND_IN_SOURCE[ctx.ruleset.family];
+    const iface = line.source.iface === undefined ? UNNAMED_IFACE : line.source.iface.replace(/\+$/, '0');
+    const t = traceFrom(ctx, { address, iface, how: 'given' });
+    const decisive = firstMatching(ctx.lines, address, iface) ?? line;
+    const got = reachesBinding(t, ctx) ? 'delivered' : t.verdict.kind;
+    if (got !== EXPECTED[decisive.action]) {
+      problems.push(`${ctx.binding.hostPort}/${ctx.binding.protocol}: the rules give "${got}" for ${address} on ${iface}, `
+        + `but the policy says ${decisive.action} (${deciderText(lineDecider(decisive))}); this is a bug in dockward, please report it`);
+    }
+  }
+  return problems;
+}

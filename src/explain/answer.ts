@@ -9,7 +9,7 @@ import type { Binding, Publication } from '../compile/model.js';
 import type { Action } from '../policy/types.js';
 import { targetArgs, ruleBody } from '../ruleset/render.js';
 import type { Family, Ruleset } from '../ruleset/types.js';
-import { FROM_HOST, ifaceMatches, inCidr, trace, type HostView, type Step, type Trace } from '../trace/index.js';
+import { familyOfAddress, FROM_HOST, ifaceMatches, inCidr, trace, type HostView, type Step, type Trace } from '../trace/index.js';
 import { deciderText, lineDecider, policyDecider } from './decider.js';
 import type { Answer, Decider, PathStep } from './model.js';
 import { UNNAMED_IFACE, type HostAddress, type Source } from './source.js';
@@ -39,7 +39,7 @@ function destinationFor(ctx: BindingContext, source: Source): string {
   if (ctx.binding.hostIp) return ctx.binding.hostIp;
   if (source.how === 'host address' && source.address) return source.address;
   const family = ctx.ruleset.family;
-  const onLink = ctx.hostAddresses.find((h) => h.iface === source.iface && inCidr(h.address, family === 'ipv4' ? '0.0.0.0/0' : '::/0'));
+  const onLink = ctx.hostAddresses.find((h) => h.iface === source.iface && familyOfAddress(h.address) === family);
   return onLink?.address ?? ctx.defaultDestination;
 }
 

@@ -9,7 +9,7 @@ import type { LineView } from './model.js';
 
 function sourceText(line: AccessLine): string {
   const { label, iface, cidr } = line.source;
-  if (!label.startsWith('zone:')) return label;
+  if (!/^(zone|network):/.test(label)) return label;
   const detail = cidr !== undefined && iface !== undefined ? `${cidr} on ${iface}` : (cidr ?? iface);
   return detail === undefined ? label : `${label} (${detail})`;
 }
@@ -34,7 +34,7 @@ function isAnyone(line: LineView): boolean {
 function sources(lines: readonly LineView[]): string {
   const byZone = new Map<string, string[]>();
   for (const line of lines) {
-    const zone = /^(zone:\S+) \((.*)\)$/.exec(line.source);
+    const zone = /^((?:zone|network):\S+) \((.*)\)$/.exec(line.source);
     const key = zone?.[1] ?? line.source;
     byZone.set(key, [...(byZone.get(key) ?? []), ...(zone?.[2] ? [zone[2]] : [])]);
   }

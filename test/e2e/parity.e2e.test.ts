@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../../src/lab/index.js';
 import { dockward, eventually, scratch, startDockward } from './dockward.js';
-import { DELIBERATE, describeDifference as describeDiff, diff, type Difference } from './parity/diff.js';
+import { DELIBERATE, describeDifference, diff, type Difference } from './parity/diff.js';
 import { layout, measure, merge, type Matrix } from './parity/matrix.js';
 import { printMatrices } from './parity/print.js';
 import { DAEMON_IPV6, EGRESS, LOOPBACK_COUNTER, neighbourToLoopback, setUp, type Placed } from './parity/scenario.js';
@@ -93,6 +93,14 @@ describe('parity with Docker 20.10\'s own rules', () => {
     expect((await lab.inHost('ip6tables-save', [])).stdout).toContain('-j DNAT --to-destination [fd00:');
   });
 
+  it('in both labs Docker lists a dual-stack publication twice, on 0.0.0.0 and on ::', async () => {
+    for (const side of ['docker', 'dockward'] as const) {
+      const ports = JSON.parse(await labs[side].lab.docker(['inspect', '-f', '{{json .NetworkSettings.Ports}}', 'dual'])) as
+        Record<string, { HostIp: string }[]>;
+      expect(ports['80/tcp']?.map((b) => b.HostIp).sort(), side).toEqual(['0.0.0.0', '::']);
+    }
+  });
+
   it('positive controls: both labs answer where every Docker version does', () => {
     const both: Record<string, string> = {
       'external | web 8080/tcp @198.51.100.1': 'web',
@@ -122,13 +130,11 @@ describe('parity with Docker 20.10\'s own rules', () => {
       const answered = cls.filter((p) => cell(silentSide, p.key) !== null).map((p) => `${p.key}: ${silentSide} says ${cell(silentSide, p.key)}`);
       expect(answered, `${silentSide} must refuse every cell of this class`).toEqual([]);
       // ...and the difference is really there: the other side answers somewhere in it.
-      const seen = diffs.filter((d) => d.deliberate === rule);
-      console.log(`${rule.name}: ${seen.length} of ${cls.length} cells differ\n${seen.map((d) => `  ${describeDiff(d)}`).join('\n')}`);
-      expect(seen.length).toBeGreaterThan(0);
+      expect(diffs.filter((d) => d.deliberate === rule).length).toBeGreaterThan(0);
     });
   }
 
   it('no other difference', () => {
-    expect(diffs.filter((d) => !d.deliberate).map(describeDiff)).toEqual([]);
+    expect(diffs.filter((d) => !d.deliberate).map(describeDifference)).toEqual([]);
   });
 });

@@ -1,0 +1,145 @@
+/**
+ * explain: one container, each of its published bindings, who may reach it and which
+ * rule decides, the chains that implement it — and, for a `--from` question, what the
+ * compiled rules do with a new connection from there. Pure: the host's addresses come in
+ * as data.
+ */
+import { accessLines, rulesFor } from '../compile/access.js';
+import { compile } from '../compile/index.js';
+import { buildModel, type Model, type Publication } from '../compile/model.js';
+import type { Container, Inventory } from '../inventory/types.js';
+import type { Policy } from '../policy/types.js';
+import type { Family, Ruleset, TableName } from '../ruleset/types.js';
+import { familyOfAddress, type HostView } from '../trace/index.js';
+import { ask, checkLines, hostAccess, type BindingContext } from './answer.js';
+import { findContainer } from './find.js';
+import { lineViews, summary } from './lines.js';
+import type { BindingView, ChainRef, ContainerView, Explanation } from './model.js';
+import { nothingPublished } from './nothing.js';
+import { resolveSource, type FromSpec, type HostAddress, type Source } from './source.js';
+
+export interface ExplainInput {
+  readonly inventory: Inventory;
+  readonly policy: Policy;
+  /** The host's interface addresses (os.networkInterfaces()); empty when unknown. */
+  readonly host: readonly HostAddress[];
+  /** A container name or id prefix. */
+  readonly container: string;
+  readonly from?: FromSpec;
+}
+
+/** Stands in for "a host address" when the host has none of the family that a client could dial. */
+const STAND_IN_HOST: Readonly<Record<Family, string>> = { ipv4: '192.0.2.1', ipv6: '2001:db8::1' };
+
+interface FamilyView {
+  readonly ruleset: Ruleset;
+  readonly model: Model;
+  readonly host: HostView;
+  readonly defaultDestination: string;
+  /** Network names → bridges, for `network:NAME` sources: the map compile builds from the same model. */
+  readonly networks: ReadonlyMap<string, string>;
+}
+
+function isLinkLocalOrLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.toLowerCase().startsWith('fe80:');
+}
+
+function familyView(ruleset: Ruleset, inventory: Inventory, host: readonly HostAddress[]): FamilyView {
+  const family = ruleset.family;
+  const model = buildModel(inventory, family);
+  const bridgeIfaces = new Set(model.bridges.map((b) => b.iface));
+  const gateways = model.bridges.flatMap((b) => b.subnets.flatMap((s) => (s.gateway ? [s.gateway] : [])));
+  const bound = model.publications.flatMap((p) => p.bindings.flatMap((b) => (b.hostIp ? [b.hostIp] : [])));
+  const own = host.filter((h) => familyOfAddress(h.address) === family);
+  // A client dials an address of the host's own links, not a bridge's gateway, when it can.
+  const dialled = own.find((h) => !bridgeIfaces.has(h.iface) && !isLinkLocalOrLoopback(h.address))?.address
+    ?? gateways[0] ?? STAND_IN_HOST[family];
+  const localAddresses = [...new Set([...own.map((h) => h.address), ...gateways, ...bound, dialled])];
+  const bridges = model.bridges.flatMap((b) => b.subnets.map((s) => ({ cidr: s.cidr, iface: b.iface })));
+  const networks = new Map(model.bridges.map((b) => [b.name, b.iface]));
+  return { ruleset, model, host: { localAddresses, bridges }, defaultDestination: dialled, networks };
+}
+
+function containerView(c: Container): ContainerView {
+  return {
+    id: c.id, name: c.name, image: c.image, networkMode: c.networkMode,
+    networks: c.endpoints.map((e) => ({ name: e.networkName, ...(e.ipv4 ? { ipv4: e.ipv4 } : {}), ...(e.ipv6 ? { ipv6: e.ipv6 } : {}) })),
+  };
+}
+
+function addressNames(inventory: Inventory): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const c of inventory.containers) for (const e of c.endpoints) for (const a of [e.ipv4, e.ipv6]) if (a) names.set(a, c.name);
+  return names;
+}
+
+function chainsOf(view: FamilyView, pub: Publication): ChainRef[] {
+  const tables: TableName[] = ['raw', 'mangle', 'nat', 'filter'];
+  return tables.filter((t) => view.ruleset.tables[t].chains.some((c) => c.name === pub.chain))
+    .map((table) => ({ family: view.ruleset.family, table, chain: pub.chain }));
+}
+
+interface Asked {
+  readonly policy: Policy;
+  readonly host: readonly HostAddress[];
+  readonly names: ReadonlyMap<string, string>;
+  readonly source?: Source;
+  readonly warnings: string[];
+}
+
+function bindingViews(view: FamilyView, pub: Publication, asked: Asked): BindingView[] {
+  const rules = rulesFor(asked.policy, pub.container);
+  return pub.bindings.map((binding) => {
+    const lines = accessLines(rules, asked.policy.defaults.published, binding, view.ruleset.family, view.networks);
+    const ctx: BindingContext = {
+      ruleset: view.ruleset, host: view.host, hostAddresses: asked.host, publication: pub, binding, lines,
+      defaultDestination: view.defaultDestination, names: asked.names,
+    };
+    asked.warnings.push(...checkLines(ctx));
+    const views = lineViews(lines);
+    const s = asked.source;
+    const answer = s && (s.family === undefined || s.family === view.ruleset.family) ? ask(ctx, s) : undefined;
+    return {
+      family: view.ruleset.family, protocol: binding.protocol, ...(binding.hostIp ? { hostIp: binding.hostIp } : {}),
+      hostPort: binding.hostPort, containerAddress: pub.address, containerPort: binding.containerPort,
+      summary: summary(views), lines: views, fromHost: hostAccess(ctx), ...(answer ? { answer } : {}),
+    };
+  });
+}
+
+function sourceWarnings(source: Source | undefined, bindings: readonly BindingView[]): string[] {
+  if (!source) return [];
+  const out: string[] = [];
+  if (source.how === 'unknown') {
+    out.push(`${source.address} is on none of the host's links or container networks: traced as arriving on an interface no rule names; give --from ${source.address}@INTERFACE to choose one`);
+  }
+  if (bindings.length > 0 && !bindings.some((b) => b.answer)) out.push(`no binding of this container is ${source.family === 'ipv6' ? 'IPv6' : 'IPv4'}: nothing to trace from ${source.address}`);
+  return out;
+}
+
+export function explain(input: ExplainInput): Explanation {
+  const container = findContainer(input.inventory, input.container);
+  const compiled = compile(input.inventory, input.policy);
+  const views = compiled.rulesets.map((r) => familyView(r, input.inventory, input.host));
+  const source = input.from && resolveSource(input.from, {
+    host: input.host,
+    localAddresses: views.flatMap((v) => v.host.localAddresses),
+    bridges: views.flatMap((v) => v.host.bridges),
+  });
+  const asked: Asked = { policy: input.policy, host: input.host, names: addressNames(input.inventory), warnings: [], ...(source ? { source } : {}) };
+  const bindings: BindingView[] = [];
+  const chains: ChainRef[] = [];
+  for (const view of views) {
+    const pub = view.model.publications.find((p) => p.container.id === container.id);
+    if (!pub) continue;
+    chains.push(...chainsOf(view, pub));
+    bindings.push(...bindingViews(view, pub, asked));
+  }
+  const notes = compiled.notes.filter((n) => n.startsWith(`container ${container.id.slice(0, 12)}`));
+  const nothing = bindings.length === 0 ? nothingPublished(container, input.inventory) : undefined;
+  return {
+    container: containerView(container), policy: input.policy.origin, ...(nothing ? { nothing } : {}),
+    chains, bindings, ...(source ? { from: source } : {}),
+    warnings: [...notes, ...asked.warnings, ...sourceWarnings(source, bindings)],
+  };
+}

@@ -1,0 +1,74 @@
+/** The explanation as text for a terminal: one block per binding, the sentence first. */
+import { deciderText } from './decider.js';
+import type { Answer, BindingView, Explanation, LineView, PathStep } from './model.js';
+
+/** Names and images come from Docker: keep control characters off the terminal. */
+function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, '?');
+}
+
+function headline(e: Explanation): string[] {
+  const c = e.container;
+  const nets = c.networks.map((n) => [printable(n.name), n.ipv4, n.ipv6].filter(Boolean).join(' ')).join(', ');
+  const out = [`${printable(c.name)} (id ${c.id.slice(0, 12)}, image ${printable(c.image)}${nets ? `, network ${nets}` : `, network mode ${printable(c.networkMode)}`})`];
+  out.push(`policy: ${e.policy}`);
+  for (const family of new Set(e.chains.map((r) => r.family))) {
+    const refs = e.chains.filter((r) => r.family === family);
+    out.push(`chains (${family}): ${refs.map((r) => `${r.table} ${r.chain}`).join(', ')}; each reached from DOCKWARD-PUBLISH in its table`);
+  }
+  return out;
+}
+
+function bindingHead(b: BindingView, name: string): string {
+  const where = b.hostIp ?? (b.family === 'ipv4' ? 'every host address' : 'every IPv6 host address');
+  return `${b.hostPort}/${b.protocol} on ${where} → ${printable(name)}:${b.containerPort}`;
+}
+
+function table(rows: readonly (readonly [string, string, string])[]): string[] {
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  return rows.map(([a, b, c]) => `    ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
+}
+
+function lineRows(b: BindingView): [string, string, string][] {
+  const anyone = (l: LineView) => l.iface === undefined && l.cidr === undefined;
+  const rows: [string, string, string][] = b.lines.map((l, i) => [anyone(l) ? (i === 0 ? 'everyone' : 'everyone else') : l.source, l.action, deciderText(l.decidedBy)]);
+  rows.push(['the host itself', b.fromHost.allowed ? 'allow' : 'refused', b.fromHost.decidedBy ? deciderText(b.fromHost.decidedBy) : '']);
+  return rows;
+}
+
+function outcome(a: Answer): string {
+  const by = a.decidedBy ? ` by ${deciderText(a.decidedBy)}` : '';
+  const to = a.deliveredTo ? `${a.deliveredTo.container ? `${printable(a.deliveredTo.container)} ` : ''}${a.deliveredTo.address}:${a.deliveredTo.port}` : '';
+  switch (a.verdict) {
+    case 'delivered': return a.allowed ? `allowed${by}: delivered to ${to}` : `not to this container: delivered to ${to}${by}`;
+    case 'dropped': return `refused: dropped${by}`;
+    case 'rejected': return `refused: rejected with ${a.rejectWith ?? 'an error'}${by}`;
+    case 'host': return 'not translated: reaches the host itself, not a container (dockerd listens there)';
+    case 'forwarded': return `not to this container: routed on to ${a.destination}`;
+  }
+}
+
+function step(s: PathStep): string {
+  const rule = s.rule ? `${s.rule} ` : '';
+  return `      ${s.table.padEnd(6)} ${s.chain} #${s.index}: ${rule}${s.target}${s.note ? `  (${s.note})` : ''}`;
+}
+
+function answerLines(a: Answer): string[] {
+  const on = a.iface === 'host' ? ' (the host itself)' : a.iface === null ? ' on an unnamed interface' : ` on ${a.iface}`;
+  const out = [`  from ${a.source}${on} to ${a.destination}:${a.port}: ${outcome(a)}`, ...a.path.map(step)];
+  for (const chain of a.notTraced ?? []) out.push(`      (${chain} is the operator's chain: its rules, if any, are not part of this answer)`);
+  return out;
+}
+
+function bindingLines(b: BindingView, name: string): string[] {
+  return ['', `${bindingHead(b, name)}: ${b.summary}`, '  first match wins:', ...table(lineRows(b)), ...(b.answer ? answerLines(b.answer) : [])];
+}
+
+export function renderText(e: Explanation): string {
+  const out = headline(e);
+  if (e.nothing) out.push(`${printable(e.container.name)}: ${e.nothing}`);
+  for (const b of e.bindings) out.push(...bindingLines(b, e.container.name));
+  if (e.warnings.length > 0) out.push('', ...e.warnings.map((w) => `warning: ${w}`));
+  return `${out.join('\n')}\n`;
+}

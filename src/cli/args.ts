@@ -5,7 +5,7 @@ import { LOG_LEVELS } from '../log.js';
 import type { Backend } from '../dataplane/iptables.js';
 import { DEFAULT_STATE_DIR } from '../daemon/state-file.js';
 
-export const COMMANDS = ['apply', 'plan', 'inventory', 'check', 'flush', 'run', 'status', 'doctor'] as const;
+export const COMMANDS = ['apply', 'plan', 'inventory', 'check', 'flush', 'run', 'status', 'doctor', 'explain'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Request {
@@ -20,6 +20,10 @@ export interface Request {
   readonly flushOnExit: boolean;
   readonly stateDir: string;
   readonly json: boolean;
+  /** explain: the container asked about (name or id prefix). */
+  readonly container?: string;
+  /** explain: --from ADDRESS[@INTERFACE], as typed. */
+  readonly from?: string;
 }
 
 const OPTIONS = {
@@ -33,6 +37,7 @@ const OPTIONS = {
   'state-dir': { type: 'string' },
   json: { type: 'boolean' },
   'flush-on-exit': { type: 'boolean' },
+  from: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -47,17 +52,19 @@ commands:
   run         the daemon: apply now, then on Docker events, on drift and every resync interval
   status      is the daemon running, are the live rules in sync, what failed last (exit 1 when not healthy)
   doctor      check this host for what would make the rules wrong or useless, each with a fix (exit 1 when a check fails)
+  explain     explain CONTAINER (a name or an id prefix): who may reach each of its published ports, which rule decides, which chains do it
 
 options:
   --policy FILE            policy file (default /etc/dockward/policy.yaml; built-in default when absent)
   --docker-host URL        unix:///path or tcp://host:port (default $DOCKER_HOST, then /var/run/docker.sock)
   --backend nft|legacy     iptables backend (default: detected)
   --log-level LEVEL        ${LOG_LEVELS.join(' | ')} (default info)
-  --inventory FILE         plan, apply: compile from an inventory JSON file instead of Docker (plan then needs no root)
+  --inventory FILE         plan, apply, explain: compile from an inventory JSON file instead of Docker (plan, explain then need no root)
   --resync-interval SECS   run: full resync with Docker every SECS (default 30)
   --readback-interval SECS run: compare the live rules with the desired ones every SECS (default 10)
   --state-dir DIR          run, status: where status.json and the last inventory live (default /var/lib/dockward)
-  --json                   status, doctor: machine-readable output
+  --json                   status, doctor, explain: machine-readable output
+  --from ADDRESS[@IFACE]   explain: would a new connection from ADDRESS (arriving on IFACE; "host" = the host itself) get in, and by which rule
   --flush-on-exit          run: remove the rules on SIGTERM/SIGINT (default: leave them in force)
 `;
 
@@ -85,7 +92,11 @@ export function parseRequest(argv: readonly string[]): Request | 'help' {
   if (values.help || positionals.length === 0) return 'help';
   const command = oneOf('command', positionals[0], COMMANDS);
   if (!command) throw new UsageError('no command');
-  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  // Only explain takes an argument: the container it is about.
+  const takes = command === 'explain' ? 2 : 1;
+  if (positionals.length > takes) throw new UsageError(`unexpected argument "${positionals[takes]}"`);
+  if (command === 'explain' && positionals[1] === undefined) throw new UsageError('explain needs a CONTAINER (a name or an id prefix)');
+  if (values.from !== undefined && command !== 'explain') throw new UsageError('--from is an option of explain only');
   const resync = seconds('resync-interval', values['resync-interval'], 30);
   const readback = seconds('readback-interval', values['readback-interval'], 10);
   const backend = oneOf('backend', values.backend, ['nft', 'legacy'] as const);
@@ -101,5 +112,7 @@ export function parseRequest(argv: readonly string[]): Request | 'help' {
     ...(values['docker-host'] !== undefined ? { dockerHost: values['docker-host'] } : {}),
     ...(backend ? { backend } : {}),
     ...(values.inventory !== undefined ? { inventory: values.inventory } : {}),
+    ...(command === 'explain' ? { container: positionals[1] } : {}),
+    ...(values.from !== undefined ? { from: values.from } : {}),
   };
 }

@@ -4,13 +4,14 @@ import { parseRequest, USAGE, type Command, type Request } from './args.js';
 import { apply } from './commands/apply.js';
 import { check } from './commands/check.js';
 import { doctor } from './commands/doctor.js';
+import { explain } from './commands/explain.js';
 import { flush } from './commands/flush.js';
 import { inventory } from './commands/inventory.js';
 import { plan } from './commands/plan.js';
 import { run } from './commands/run.js';
 import { status } from './commands/status.js';
 
-const HANDLERS: Readonly<Record<Command, (r: Request) => Promise<number>>> = { apply, check, doctor, flush, inventory, plan, run, status };
+const HANDLERS: Readonly<Record<Command, (r: Request) => Promise<number>>> = { apply, check, doctor, explain, flush, inventory, plan, run, status };
 
 export async function main(argv: readonly string[]): Promise<number> {
   try {

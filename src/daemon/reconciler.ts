@@ -5,7 +5,7 @@
  * again (so a wiped table is still repaired) and the run counts as failed, to be retried.
  */
 import { compile, type Compiled } from '../compile/index.js';
-import { applyRuleset } from '../dataplane/apply.js';
+import { applyRuleset, type ApplyResult } from '../dataplane/apply.js';
 import type { Conntrack } from '../dataplane/conntrack.js';
 import type { KernelState } from '../dataplane/kernel.js';
 import { RestoreError, type Iptables } from '../dataplane/iptables.js';
@@ -92,10 +92,13 @@ export class Reconciler {
     for (const note of compiled.notes) this.deps.log.warn({ note }, 'left out of the rules');
     // Each family is its own transaction: one failing leaves the other applied, and is reported.
     const failures: string[] = [];
+    const applied: Ruleset[] = [];
     let changes = 0;
     for (const ruleset of compiled.rulesets) {
       try {
-        changes += await this.applyOne(ruleset, reasons);
+        const result = await this.applyOne(ruleset, reasons);
+        changes += result.changes.length;
+        applied.push(result.applied);
       } catch (error) {
         const detail = error instanceof RestoreError ? { stderr: error.stderr, excerpt: error.excerpt } : {};
         this.deps.log.error({ reasons, family: ruleset.family, ...detail }, `apply failed (${ruleset.family}), previous rules kept`);
@@ -104,7 +107,7 @@ export class Reconciler {
     }
     if (failures.length > 0) return this.fail(`apply failed, previous rules kept: ${failures.join('; ')}`, reasons);
     this.state.lastApply = { at: this.now(), durationMs: this.now() - started, changes };
-    Object.assign(this.state, { stats: compiled.stats, desired: compiled.rulesets });
+    Object.assign(this.state, { stats: compiled.stats, desired: applied });
     await this.kernelState(compiled.bridges);
     await this.revoke(compiled);
     if (!inventory.fresh) return false;
@@ -138,16 +141,17 @@ export class Reconciler {
     return ![...live.values()].some((table) => [...table.keys()].some(isOwnedChain));
   }
 
-  private async applyOne(ruleset: Ruleset, reasons: readonly string[]): Promise<number> {
+  private async applyOne(ruleset: Ruleset, reasons: readonly string[]): Promise<ApplyResult> {
     const result = await applyRuleset(this.deps.iptables, ruleset, this.now);
-    if (result.changes.length === 0) return 0;
+    for (const protocol of result.skipped) this.deps.log.warn({ family: ruleset.family, protocol }, 'the kernel refused these rules: publications of this protocol left out');
+    if (result.changes.length === 0) return result;
     this.state.applies++;
     if (reasons.some((r) => r.startsWith('drift') || r.startsWith('wiped'))) this.state.repairs++;
     this.deps.log.info({
       reasons, family: ruleset.family, changes: result.changes.map((c) => `${c.kind} ${c.table}/${c.chain}`),
       bytes: result.restoreBytes, ms: result.durationMs,
     }, 'applied');
-    return result.changes.length;
+    return result;
   }
 
   private async kernelState(bridges: readonly string[]): Promise<void> {

@@ -5,11 +5,15 @@
  */
 import { parseSave } from '../ruleset/parse.js';
 import { planFlush, planRestore, type Change } from '../ruleset/plan.js';
-import type { Family, Ruleset } from '../ruleset/types.js';
-import type { Iptables } from './iptables.js';
+import type { Family, Rule, Ruleset, Tables } from '../ruleset/types.js';
+import { RestoreError, type Iptables } from './iptables.js';
 
 export interface ApplyResult {
   readonly family: Family;
+  /** What is now in force: the desired ruleset, less the rules of protocols the kernel refused. */
+  readonly applied: Ruleset;
+  /** Protocols whose rules were left out because the kernel refused them (e.g. no SCTP). */
+  readonly skipped: readonly string[];
   readonly changes: readonly Change[];
   /** Bytes of restore input written (0: nothing differed, no restore was run). */
   readonly restoreBytes: number;
@@ -27,15 +31,48 @@ export async function liveDrift(ipt: Iptables, desired: Ruleset): Promise<readon
   return planRestore(desired, parseSave(await ipt.save(desired.family))).changes;
 }
 
+/** Protocols the rest of the ruleset can do without when the kernel lacks their match module. */
+const OPTIONAL_PROTOCOLS = ['sctp'];
+
+/** The optional protocol of the restore line the kernel refused, if that is what it refused. */
+export function refusedProtocol(error: unknown, text: string): string | undefined {
+  if (!(error instanceof RestoreError) || error.line === undefined) return undefined;
+  const line = text.split('\n')[error.line - 1] ?? '';
+  return OPTIONAL_PROTOCOLS.find((p) => line.includes(`-p ${p} `));
+}
+
+export function withoutProtocol(ruleset: Ruleset, protocol: string): Ruleset {
+  const keep = (r: Rule) => !r.matches.some((m) => m.kind === 'protocol' && m.protocol === protocol);
+  const tables = Object.fromEntries(Object.entries(ruleset.tables).map(([name, t]) =>
+    [name, { ...t, chains: t.chains.map((c) => ({ ...c, rules: c.rules.filter(keep) })) }])) as unknown as Tables;
+  return { ...ruleset, tables };
+}
+
+/**
+ * Apply, and when the kernel refuses the rules of an optional protocol (no SCTP module),
+ * apply again without them: that protocol's publications fail alone, never the whole load.
+ */
 export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => number = Date.now): Promise<ApplyResult> {
   const started = now();
-  const plan = planRestore(desired, parseSave(await ipt.save(desired.family)));
-  if (plan.text !== '') {
-    await ipt.restore(desired.family, plan.text);
-    const remaining = await liveDrift(ipt, desired);
-    if (remaining.length > 0) throw new VerifyError(desired.family, remaining);
+  const skipped: string[] = [];
+  let ruleset = desired;
+  for (;;) {
+    const plan = planRestore(ruleset, parseSave(await ipt.save(ruleset.family)));
+    try {
+      if (plan.text !== '') await ipt.restore(ruleset.family, plan.text);
+    } catch (error) {
+      const protocol = refusedProtocol(error, plan.text);
+      if (!protocol || skipped.includes(protocol)) throw error;
+      skipped.push(protocol);
+      ruleset = withoutProtocol(ruleset, protocol);
+      continue;
+    }
+    if (plan.text !== '') {
+      const remaining = await liveDrift(ipt, ruleset);
+      if (remaining.length > 0) throw new VerifyError(ruleset.family, remaining);
+    }
+    return { family: ruleset.family, applied: ruleset, skipped, changes: plan.changes, restoreBytes: plan.text.length, durationMs: now() - started };
   }
-  return { family: desired.family, changes: plan.changes, restoreBytes: plan.text.length, durationMs: now() - started };
 }
 
 export async function flushFamily(ipt: Iptables, family: Family): Promise<readonly Change[]> {

@@ -54,9 +54,14 @@ function step(s: PathStep): string {
   return `      ${s.table.padEnd(6)} ${s.chain} #${s.index}: ${rule}${s.target}${s.note ? `  (${s.note})` : ''}`;
 }
 
+/** The steps that decide or change something; plain jumps and hooks are in the JSON path only. */
+function telling(s: PathStep): boolean {
+  return (s.note !== undefined && s.note !== 'hook') || !/^-[jg] (DOCKWARD-|DOCKER-USER$)|^-j RETURN$/.test(s.target);
+}
+
 function answerLines(a: Answer): string[] {
   const on = a.iface === 'host' ? ' (the host itself)' : a.iface === null ? ' on an unnamed interface' : ` on ${a.iface}`;
-  const out = [`  from ${a.source}${on} to ${a.destination}:${a.port}: ${outcome(a)}`, ...a.path.map(step)];
+  const out = [`  from ${a.source}${on} to ${a.destination}:${a.port}: ${outcome(a)}`, ...a.path.filter(telling).map(step)];
   for (const chain of a.notTraced ?? []) out.push(`      (${chain} is the operator's chain: its rules, if any, are not part of this answer)`);
   return out;
 }

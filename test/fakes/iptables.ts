@@ -22,6 +22,8 @@ export class FakeIptables implements Iptables {
   restores = 0;
   /** Make the next restores fail (counted down). */
   failNext = 0;
+  /** Refuse restore lines that match, as a kernel without a match module does (the table is not committed). */
+  refuse?: RegExp;
 
   private tablesOf(family: Family): Tables {
     if (!this.families.has(family)) this.families.set(family, new Map());
@@ -48,7 +50,8 @@ export class FakeIptables implements Iptables {
     }
     let work: Tables | undefined;
     let name = '';
-    for (const line of text.split('\n')) {
+    for (const [index, line] of text.split('\n').entries()) {
+      if (this.refuse?.test(line)) throw new RestoreError(family, 2, `line ${index + 1} failed`, index + 1, line);
       if (line.startsWith('*')) {
         name = line.slice(1);
         work = new Map([[name, new Map([...this.table(name, family)].map(([c, r]) => [c, [...r]]))]]);

@@ -14,6 +14,7 @@ export async function apply(request: Request): Promise<number> {
   for (const problem of kernel.problems) process.stderr.write(`warning: ${problem}\n`);
   for (const ruleset of compiled.rulesets) {
     const result = await applyRuleset(ipt, ruleset);
+    for (const protocol of result.skipped) process.stderr.write(`warning: ${ruleset.family}: the kernel refused ${protocol} rules; ${protocol} publications left out\n`);
     const what = result.changes.length === 0 ? 'in sync, nothing changed' : `${result.changes.length} changes, ${result.restoreBytes} bytes restored`;
     process.stdout.write(`${ruleset.family} (${ipt.backend}): ${what} in ${result.durationMs} ms; ${compiled.stats.mappings} mappings, ${compiled.stats.rules} rules\n`);
   }

@@ -1,0 +1,26 @@
+/**
+ * explain CONTAINER: who may reach each published port of one container and which rule
+ * decides; with --from, what the compiled rules do with a new connection from there.
+ * Reads Docker (or --inventory) and the policy, and this host's own addresses; changes
+ * nothing and needs no root with --inventory.
+ */
+import { networkInterfaces } from 'node:os';
+import { explain as explainContainer, parseFrom, renderText, type HostAddress } from '../../explain/index.js';
+import type { Request } from '../args.js';
+import { inventoryOf, policyOf } from '../context.js';
+
+/** This host's interface addresses: where a client's connection would arrive, and what is "LOCAL". */
+function hostAddresses(): HostAddress[] {
+  return Object.entries(networkInterfaces()).flatMap(([iface, addrs]) =>
+    (addrs ?? []).flatMap((a) => (a.cidr ? [{ iface, address: a.address, cidr: a.cidr }] : [])));
+}
+
+export async function explain(request: Request): Promise<number> {
+  const from = request.from === undefined ? undefined : parseFrom(request.from);
+  const [policy, inventory] = await Promise.all([policyOf(request), inventoryOf(request)]);
+  const explanation = explainContainer({
+    inventory, policy, host: hostAddresses(), container: request.container ?? '', ...(from ? { from } : {}),
+  });
+  process.stdout.write(request.json ? `${JSON.stringify(explanation, null, 2)}\n` : renderText(explanation));
+  return 0;
+}

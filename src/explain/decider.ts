@@ -25,7 +25,7 @@ export function deciderText(d: Decider): string {
   switch (d.kind) {
     case 'rule': return d.name ? `rules[${d.index}] ${d.name}` : `rules[${d.index}]`;
     case 'default': return 'defaults.published';
-    case 'host': return "the host's own traffic, not governed by rules";
+    case 'host': return 'the host exemption (traffic from the host itself is not governed by rules)';
     case 'dockward': return `dockward's "${d.note}" rule`;
   }
 }

@@ -6,17 +6,18 @@
 import { InputError } from '../errors.js';
 import type { Container, Inventory } from '../inventory/types.js';
 
-/** Edit distance, for "did you mean". */
+/** Edit distance counting a swap of neighbours as one edit ("wbe" is one edit from "web"). */
 function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const at = (i: number, j: number) => d[i]?.[j] ?? 0;
   for (let i = 1; i <= a.length; i++) {
-    const next = [i];
     for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
+      d[i]![j] = best;
     }
-    row = next;
   }
-  return row[b.length] ?? 0;
+  return at(a.length, b.length);
 }
 
 /** Names close to `query`: a few edits away, or one containing the other. */
@@ -27,7 +28,7 @@ export function closeNames(names: readonly string[], query: string): string[] {
     const contains = n.includes(q) || q.includes(n);
     return { name, score: contains ? 0 : distance(n, q) };
   });
-  const limit = Math.max(2, Math.floor(query.length / 3));
+  const limit = Math.max(1, Math.floor(query.length / 3));
   return scored.filter((s) => s.score <= limit).sort((a, b) => a.score - b.score || a.name.localeCompare(b.name)).slice(0, 5).map((s) => s.name);
 }
 

@@ -53,7 +53,7 @@ describe('dockward command line', () => {
     const r = await dockward('plan', '--inventory', join(basic, 'inventory.json'), '--policy', join(basic, 'policy.yaml'), '--docker-host', 'unix:///nonexistent');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('-j DNAT --to-destination 172.17.0.2:443');
-    expect(r.stdout).toContain('# note: container aaaa00000000: IPv6 binding [::]:443 not handled yet');
+    expect(r.stdout).toContain('# ipv6 (not compared with live rules)');
   });
 
   it('plan --inventory with a malformed inventory exits 2 naming the place', async () => {

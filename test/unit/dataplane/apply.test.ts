@@ -24,6 +24,6 @@ describe('applying a ruleset', () => {
     const kernel = new FakeIptables();
     kernel.refuse = /-p tcp -m tcp --dport 80 .*-j DNAT/;
     await expect(applyRuleset(kernel, ruleset!)).rejects.toThrow(/line \d+ failed/);
-    expect(await kernel.save('ipv4')).not.toContain('DNAT');
+    expect(await kernel.save('ipv4'), 'the nat table is not committed').not.toContain('-j DNAT');
   });
 });

@@ -5,11 +5,16 @@
  */
 import type { Inventory } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
-import type { Chain, Family, Hook, Rule, Ruleset, Table, TableName } from '../ruleset/types.js';
+import { CHAIN_PREFIX, type Chain, type Family, type Hook, type Rule, type Ruleset, type Table, type TableName } from '../ruleset/types.js';
 import { buildModel } from './model.js';
-import { CANARY, DOCKER_USER, FORWARD, OUTPUT, POSTROUTING, PREROUTING, PUBLISH, REJECT_MARK } from './names.js';
+import { CANARY, CONNECT, DOCKER_USER, OUTPUT, PREROUTING, PUBLISH, REJECT_MARK } from './names.js';
+import { connectionChains } from './connections.js';
+import { mirrorChain } from './mirror.js';
+import { withPolicyIcc } from './icc.js';
 import { networkChains } from './networks.js';
-import { publishedChains, type BindingAccess } from './published.js';
+import { containerParts, publishedChains, type BindingAccess } from './published.js';
+import type { CompileCache } from './cache.js';
+import type { Publication } from './model.js';
 
 export type { BindingAccess };
 import { ctNew, jump, localDst, rule } from './rules.js';
@@ -32,24 +37,22 @@ export interface Compiled {
   readonly stats: { readonly containers: number; readonly mappings: number; readonly rules: number };
 }
 
-const HOOKS: Readonly<Record<TableName, readonly [string, string][]>> = {
-  raw: [['PREROUTING', PREROUTING]],
-  mangle: [['PREROUTING', PREROUTING], ['POSTROUTING', POSTROUTING]],
-  filter: [['FORWARD', FORWARD]],
-  nat: [['PREROUTING', PREROUTING], ['OUTPUT', OUTPUT], ['POSTROUTING', POSTROUTING]],
-};
+const BUILTINS = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
 
-function hooks(table: TableName): Hook[] {
+/** One hook per entry chain the table holds (DOCKWARD-FORWARD → FORWARD, …), so a built-in chain is hooked only when used. */
+function hooks(table: TableName, chains: readonly Chain[]): Hook[] {
+  const present = new Set(chains.map((c) => c.name));
   // DOCKER-USER first in FORWARD, as with Docker: scripts that put rules there keep working.
   const user: Hook[] = table === 'filter' ? [{ builtin: 'FORWARD', rule: rule([], jump(DOCKER_USER), 'hook') }] : [];
-  return [...user, ...HOOKS[table].map(([builtin, chain]) => ({ builtin, rule: rule([], jump(chain), 'hook') }))];
+  const own = BUILTINS.filter((b) => present.has(CHAIN_PREFIX + b)).map((builtin) => ({ builtin, rule: rule([], jump(CHAIN_PREFIX + builtin), 'hook') }));
+  return [...user, ...own];
 }
 
 function table(name: TableName, chains: Chain[]): Table {
   // The canary holds one rule: `iptables -F` empties chains without deleting them.
   const all = [...chains, { name: CANARY, rules: [rule([], { kind: 'RETURN' }, 'canary')] }];
   all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return name === 'filter' ? { chains: all, hooks: hooks(name), ensure: [DOCKER_USER] } : { chains: all, hooks: hooks(name) };
+  return name === 'filter' ? { chains: all, hooks: hooks(name, all), ensure: [DOCKER_USER] } : { chains: all, hooks: hooks(name, all) };
 }
 
 /** IPv6: link-local sources are never translated (Docker 28+). */
@@ -57,25 +60,32 @@ const LINK_LOCAL: Rule = rule([{ kind: 'source', cidr: 'fe80::/10' }], { kind: '
 /** IPv4: nothing from outside the host may address its loopback (route_localnet is on for bridges). */
 const LOOPBACK: Rule = rule([{ kind: 'destination', cidr: '127.0.0.0/8' }, { kind: 'in', iface: 'lo', negate: true }], { kind: 'DROP' }, 'loopback');
 
-function compileFamily(inventory: Inventory, policy: Policy, options: CompileOptions, family: Family) {
-  const model = buildModel(inventory, family);
+function compileFamily(inventory: Inventory, policy: Policy, options: CompileOptions, family: Family, cache?: CompileCache) {
+  const model = withPolicyIcc(buildModel(inventory, family), policy);
   const networks = new Map(model.bridges.map((b) => [b.name, b.iface]));
-  const published = publishedChains(model.publications, policy, family, networks);
-  const perNetwork = networkChains(model.bridges, family, options.rejectMark);
+  const parts = cache
+    ? (p: Publication) => cache.parts(p, policy, family, networks)
+    : (p: Publication) => containerParts(p, policy, family, networks);
+  const published = publishedChains(model.publications, parts);
+  const connections = connectionChains(policy, model.attachments, family);
+  const perNetwork = networkChains(model.bridges, family, options.rejectMark, connections.bridges);
   const toPublished = rule([localDst], jump(PUBLISH));
   const natEntry = family === 'ipv6' ? [LINK_LOCAL, toPublished] : [toPublished];
-  const raw = family === 'ipv4' ? { ...perNetwork.raw, rules: [LOOPBACK, ...perNetwork.raw.rules] } : perNetwork.raw;
+  // Allowed paths across networks are exempt from the subnet drops that follow (connections.ts).
+  const rawConnect = connections.raw.length > 0 ? [rule([], jump(CONNECT))] : [];
+  const raw = { ...perNetwork.raw, rules: [...(family === 'ipv4' ? [LOOPBACK] : []), ...rawConnect, ...perNetwork.raw.rules] };
   const ruleset: Ruleset = {
     family,
     dockerBridges: model.bridges.map((b) => b.iface),
     tables: {
-      raw: table('raw', [raw]),
+      raw: table('raw', [raw, ...connections.raw]),
       mangle: table('mangle', [
         { name: PREROUTING, rules: [rule([localDst, ctNew], jump(PUBLISH))] },
         { name: REJECT_MARK, rules: [rule([], { kind: 'MARK', value: options.rejectMark, mask: options.rejectMark })] },
         perNetwork.mangleGuard, ...published.mangle,
+        perNetwork.mangleForward, ...connections.filter.map(mirrorChain),
       ]),
-      filter: table('filter', [perNetwork.filterForward, ...published.filter]),
+      filter: table('filter', [perNetwork.filterForward, ...published.filter, ...connections.filter]),
       nat: table('nat', [
         { name: PREROUTING, rules: natEntry }, { name: OUTPUT, rules: [toPublished] },
         perNetwork.natPostrouting, ...published.nat,
@@ -89,9 +99,14 @@ function countRules(ruleset: Ruleset): number {
   return Object.values(ruleset.tables).reduce((n, t) => n + t.hooks.length + t.chains.reduce((m, c) => m + c.rules.length, 0), 0);
 }
 
-/** Both families, each its own ruleset (and its own restore transaction). */
-export function compile(inventory: Inventory, policy: Policy, options: CompileOptions = DEFAULT_OPTIONS): Compiled {
-  const families = (['ipv4', 'ipv6'] as const).map((family) => compileFamily(inventory, policy, options, family));
+/**
+ * Both families, each its own ruleset (and its own restore transaction). A CompileCache
+ * makes a compile after a small change cost what changed; the result is the same.
+ */
+export function compile(inventory: Inventory, policy: Policy, options: CompileOptions = DEFAULT_OPTIONS, cache?: CompileCache): Compiled {
+  cache?.begin(policy, new Map(inventory.networks.map((n) => [n.name, n.bridge])));
+  const families = (['ipv4', 'ipv6'] as const).map((family) => compileFamily(inventory, policy, options, family, cache));
+  cache?.end();
   return {
     rulesets: families.map((f) => f.ruleset),
     notes: [...new Set(families.flatMap((f) => f.model.notes))],

@@ -36,9 +36,17 @@ export interface Publication {
   readonly bindings: readonly Binding[];
 }
 
+/** A container's address on one bridge network: what direct container-to-container rules match. */
+export interface Attachment {
+  readonly container: Container;
+  readonly bridge: Bridge;
+  readonly address: string;
+}
+
 export interface Model {
   readonly bridges: readonly Bridge[];
   readonly publications: readonly Publication[];
+  readonly attachments: readonly Attachment[];
   readonly notes: readonly string[];
 }
 
@@ -123,7 +131,9 @@ export function buildModel(inventory: Inventory, family: Family): Model {
     if (bridge) bridges.set(bridge.id, bridge);
   }
   const publications: Publication[] = [];
+  const attachments: Attachment[] = [];
   for (const c of inventory.containers) {
+    attachments.push(...attachmentsOf(c, bridges, family));
     const bindings = bindingsOf(c, family, notes);
     if (bindings.length === 0) continue;
     const endpoint = publishingEndpoint(c, bridges);
@@ -132,5 +142,13 @@ export function buildModel(inventory: Inventory, family: Family): Model {
     if (!address || !bridge || bridge.internal) continue;
     publications.push({ container: c, chain: containerChain(c.id), bridge, address, bindings });
   }
-  return { bridges: [...bridges.values()], publications, notes };
+  return { bridges: [...bridges.values()], publications, attachments, notes };
+}
+
+function attachmentsOf(c: Container, bridges: ReadonlyMap<string, Bridge>, family: Family): Attachment[] {
+  return c.endpoints.flatMap((e) => {
+    const bridge = bridges.get(e.networkId);
+    const address = addressOf(e, family);
+    return bridge && address ? [{ container: c, bridge, address }] : [];
+  });
 }

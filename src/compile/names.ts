@@ -33,9 +33,20 @@ function base32(bytes: Uint8Array, length: number): string {
 
 /** DOCKWARD-C- plus 16 base32 characters of sha256(container id): 27 characters. */
 export function containerChain(containerId: string): string {
-  const digest = createHash('sha256').update(containerId).digest();
-  const name = CONTAINER_PREFIX + base32(digest, MAX_CHAIN_NAME - CONTAINER_PREFIX.length - 1);
-  return name;
+  return hashedChain(CONTAINER_PREFIX, containerId);
+}
+
+/** Direct connections to one container (filter, mangle, raw). */
+export function connectionChain(containerId: string): string {
+  return hashedChain(`${CHAIN_PREFIX}K-`, containerId);
+}
+
+/** Dispatch of direct container-to-container traffic to the chain of its destination. */
+export const CONNECT = `${CHAIN_PREFIX}CONNECT`;
+
+function hashedChain(prefix: string, key: string): string {
+  const digest = createHash('sha256').update(key).digest();
+  return prefix + base32(digest, MAX_CHAIN_NAME - prefix.length - 1);
 }
 
 export function isOwnedChain(name: string): boolean {

@@ -4,38 +4,54 @@
  * and again in filter, so either table alone keeps outsiders off the container subnets.
  */
 import type { Chain, Family, Rule, Target } from '../ruleset/types.js';
-import { hostCidr } from '../ruleset/tokens.js';
 import type { Bridge } from './model.js';
-import { FORWARD, HAIRPIN, POSTROUTING, PREROUTING, PUBLISH } from './names.js';
-import { accept, ctDnat, ctReplies, drop, dst, inIf, jump, localSrc, masquerade, outIf, ret, rule, src } from './rules.js';
+import { mirrorChain } from './mirror.js';
+import { CONNECT, FORWARD, HAIRPIN, POSTROUTING, PREROUTING, PUBLISH } from './names.js';
+import { accept, ctDnat, ctReplies, drop, dst, inIf, jump, localSrc, masquerade, notLocalDst, outIf, rule, src } from './rules.js';
 
 export interface NetworkChains {
   readonly raw: Chain;
   readonly mangleGuard: Chain;
   readonly natPostrouting: Chain;
   readonly filterForward: Chain;
+  readonly mangleForward: Chain;
 }
 
-/** raw: nothing from outside a bridge may address its containers directly (replies arrive pre-NAT to the host). */
-function directAccess(b: Bridge, family: Family): Rule[] {
+/**
+ * raw: nothing from outside a bridge may address its containers directly (replies to
+ * masqueraded traffic arrive addressed to the host, so they are not caught). The bridge's
+ * own addresses (the gateway) are the host's: `! --dst-type LOCAL` spares them without
+ * relying on Docker to report the gateway, which it does not for the default bridge.
+ */
+function directAccess(b: Bridge): Rule[] {
   // A network without masquerade gets replies addressed to its containers: leave it to filter's conntrack rules.
   if (!b.masquerade && !b.internal) return [];
-  return b.subnets.flatMap((s) => [
-    ...(s.gateway ? [rule([dst(hostCidr(family, s.gateway))], ret, 'gateway')] : []),
-    rule([dst(s.cidr), inIf(b.iface, true)], drop, 'direct'),
-  ]);
+  return b.subnets.map((s) => rule([dst(s.cidr), inIf(b.iface, true), notLocalDst], drop, 'direct'));
 }
 
-/** filter, traffic entering a bridge: replies, published ports, ICC, then nothing else. */
-function toBridge(b: Bridge): Rule[] {
-  const icc = rule([inIf(b.iface), outIf(b.iface)], b.icc ? accept : drop, b.icc ? 'icc' : 'icc-off');
-  if (b.internal) return [icc, rule([outIf(b.iface)], drop, 'internal')];
-  return [
-    rule([outIf(b.iface), ctReplies], accept),
-    rule([outIf(b.iface), ctDnat], jump(PUBLISH)),
-    icc,
-    rule([outIf(b.iface)], drop, 'isolation'),
-  ];
+/**
+ * filter, traffic entering a bridge: replies, published ports, ICC, then nothing else.
+ * With ICC off, containers of the bridge do not reach each other through a published
+ * port on a host address either (as with Docker): the ICC drop comes before the ports.
+ */
+function toBridge(b: Bridge, published: Rule[], connect: boolean): Rule[] {
+  // Direct paths the policy's `connections` decide come before ICC and isolation.
+  const paths = [...(connect ? [rule([outIf(b.iface)], jump(CONNECT))] : []),
+    rule([inIf(b.iface), outIf(b.iface)], b.icc ? accept : drop, b.icc ? 'icc' : 'icc-off')];
+  if (b.internal) return [...paths, rule([outIf(b.iface)], drop, 'internal')];
+  const replies = rule([outIf(b.iface), ctReplies], accept);
+  const ordered = b.icc ? [...published, ...paths] : [...paths, ...published];
+  return [replies, ...ordered, rule([outIf(b.iface)], drop, 'isolation')];
+}
+
+/** filter: translated traffic goes to the published ports' chains; what none claims (stale or foreign DNAT) is refused. */
+function filterPublished(b: Bridge): Rule[] {
+  return [rule([outIf(b.iface), ctDnat], jump(PUBLISH)), rule([outIf(b.iface), ctDnat], drop, 'unclaimed')];
+}
+
+/** mangle: published ports were judged before DNAT (mangle PREROUTING); translated traffic passes here. */
+function manglePublished(b: Bridge): Rule[] {
+  return [rule([outIf(b.iface), ctDnat], accept)];
 }
 
 /** filter, traffic leaving a bridge for elsewhere: allowed unless the network is internal. */
@@ -51,15 +67,18 @@ function masquerading(b: Bridge): Rule[] {
   return [hostHairpin, ...outbound];
 }
 
-export function networkChains(bridges: readonly Bridge[], family: Family, rejectMark: number): NetworkChains {
+export function networkChains(bridges: readonly Bridge[], family: Family, rejectMark: number, connect: ReadonlySet<string> = new Set()): NetworkChains {
   const guard = bridges.filter((b) => !b.internal)
     .map((b) => rule([outIf(b.iface), { kind: 'mark', value: rejectMark, mask: rejectMark }], drop, 'reject-guard'));
   return {
-    raw: { name: PREROUTING, rules: bridges.flatMap((b) => directAccess(b, family)) },
+    raw: { name: PREROUTING, rules: bridges.flatMap(directAccess) },
     mangleGuard: { name: POSTROUTING, rules: guard },
     natPostrouting: { name: POSTROUTING, rules: [rule([ctDnat], jump(HAIRPIN)), ...bridges.flatMap(masquerading)] },
     // Every rule for traffic into bridges comes before any outbound accept, or a packet from
     // one network to another would be accepted as the first network's outbound traffic.
-    filterForward: { name: FORWARD, rules: [...bridges.flatMap(toBridge), ...bridges.map(fromBridge)] },
+    filterForward: { name: FORWARD, rules: [...bridges.flatMap((b) => toBridge(b, filterPublished(b), connect.has(b.iface))), ...bridges.map(fromBridge)] },
+    // The same decisions again in mangle FORWARD, so ICC off, isolation and `connections`
+    // hold while filter alone is wiped (see mirror.ts).
+    mangleForward: mirrorChain({ name: FORWARD, rules: [...bridges.flatMap((b) => toBridge(b, manglePublished(b), connect.has(b.iface))), ...bridges.map(fromBridge)] }),
   };
 }

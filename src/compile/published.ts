@@ -104,28 +104,59 @@ function dropTrailing(rules: Rule[], kind: string): Rule[] {
   return rules;
 }
 
-export function publishedChains(pubs: readonly Publication[], policy: Policy, family: Family, networks: NetworkBridges): PublishedChains {
+/** Everything one published container contributes, in every table. */
+export interface ContainerParts {
+  readonly mangle?: Chain;
+  readonly nat: Chain;
+  readonly filter: Chain;
+  readonly dispatch: { readonly mangle?: Rule; readonly nat: Rule; readonly filter: Rule; readonly hairpin: Rule };
+  readonly access: readonly BindingAccess[];
+}
+
+export function containerParts(p: Publication, policy: Policy, family: Family, networks: NetworkBridges): ContainerParts {
+  const rules = rulesFor(policy, p.container);
+  const decided = p.bindings.map((binding) => ({ binding, lines: accessLines(rules, policy.defaults.published, binding, family, networks) }));
+  const mangle = decided.flatMap((d) => mangleRules(d, family));
+  const address = hostCidr(family, p.address);
+  return {
+    ...(mangle.length > 0 ? { mangle: { name: p.chain, rules: mangle } } : {}),
+    nat: { name: p.chain, rules: decided.flatMap((d) => natRules(p, d, family)) },
+    filter: { name: p.chain, rules: decided.flatMap((d) => filterRules(p, d, family)) },
+    dispatch: {
+      ...(mangle.length > 0 ? { mangle: rule([], jump(p.chain)) } : {}),
+      nat: rule([], jump(p.chain)),
+      filter: rule([dst(address)], jump(p.chain)),
+      hairpin: rule([src(address), dst(address)], masquerade),
+    },
+    access: decided.map((d) => bindingAccess(p, d, family)),
+  };
+}
+
+/**
+ * The published containers' chains and the dispatch chains that lead to them. `parts`
+ * computes one container's share; the caller may memoise it (compile/cache.ts), so that an
+ * event about one container compiles that container only.
+ */
+export function publishedChains(pubs: readonly Publication[], parts: (p: Publication) => ContainerParts): PublishedChains {
   const out: PublishedChains = { mangle: [], nat: [], filter: [], access: [] };
   const dispatch = { mangle: [] as Rule[], nat: [] as Rule[], filter: [] as Rule[], hairpin: [] as Rule[] };
   for (const p of pubs) {
-    const rules = rulesFor(policy, p.container);
-    const decided = p.bindings.map((binding) => ({ binding, lines: accessLines(rules, policy.defaults.published, binding, family, networks) }));
-    out.access.push(...decided.map((d) => bindingAccess(p, d, family)));
-    const mangle = decided.flatMap((d) => mangleRules(d, family));
-    if (mangle.length > 0) {
-      out.mangle.push({ name: p.chain, rules: mangle });
-      dispatch.mangle.push(rule([], jump(p.chain)));
+    const c = parts(p);
+    if (c.mangle && c.dispatch.mangle) {
+      out.mangle.push(c.mangle);
+      dispatch.mangle.push(c.dispatch.mangle);
     }
-    out.nat.push({ name: p.chain, rules: decided.flatMap((d) => natRules(p, d, family)) });
-    out.filter.push({ name: p.chain, rules: decided.flatMap((d) => filterRules(p, d, family)) });
-    dispatch.nat.push(rule([], jump(p.chain)));
-    dispatch.filter.push(rule([dst(hostCidr(family, p.address))], jump(p.chain)));
-    dispatch.hairpin.push(rule([src(hostCidr(family, p.address)), dst(hostCidr(family, p.address))], masquerade));
+    out.nat.push(c.nat);
+    out.filter.push(c.filter);
+    out.access.push(...c.access);
+    dispatch.nat.push(c.dispatch.nat);
+    dispatch.filter.push(c.dispatch.filter);
+    dispatch.hairpin.push(c.dispatch.hairpin);
   }
-  // Translated to a bridge but no binding claims it (stale or foreign DNAT): refuse.
-  dispatch.filter.push(rule([], drop, 'unclaimed'));
-  out.mangle.push({ name: PUBLISH, rules: dispatch.mangle });
-  out.nat.push({ name: PUBLISH, rules: dispatch.nat }, { name: HAIRPIN, rules: dispatch.hairpin });
-  out.filter.push({ name: PUBLISH, rules: dispatch.filter });
+  // Dispatch chains hold one line per container and no two lines match the same packet:
+  // sets, updated line by line (ruleset/plan.ts). What falls through is refused in FORWARD.
+  out.mangle.push({ name: PUBLISH, rules: dispatch.mangle, unordered: true });
+  out.nat.push({ name: PUBLISH, rules: dispatch.nat, unordered: true }, { name: HAIRPIN, rules: dispatch.hairpin, unordered: true });
+  out.filter.push({ name: PUBLISH, rules: dispatch.filter, unordered: true });
   return out;
 }

@@ -17,7 +17,7 @@ import { watchPolicyFile } from './policy-watch.js';
 import { Reconciler } from './reconciler.js';
 import { Scheduler } from './scheduler.js';
 import type { StateDir, StatusRecord } from './state-file.js';
-import { startWatchdog } from './watchdog.js';
+import { startWatchdog, type Watchdog } from './watchdog.js';
 
 export interface DaemonConfig {
   readonly docker: Docker;
@@ -57,6 +57,8 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
   const startedAt = new Date().toISOString();
   const fallback = await c.stateDir.readInventory();
   const reader = new InventoryReader(c.docker);
+  // Assigned below; the reconciler only calls onHotApply after the first apply, by then it is set.
+  let watchdog: Watchdog;
   const reconciler = new Reconciler({
     readInventory: (changed) => {
       reader.forget(changed);
@@ -65,6 +67,7 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
     ...(fallback ? { fallbackInventory: fallback } : {}), ...(c.conntrack ? { conntrack: c.conntrack } : {}),
     onInventory: (inventory) => c.stateDir.writeInventory(inventory),
     kernel: ensureKernelState,
+    onHotApply: () => watchdog.checkSoon(),
   }, c.policy.value, c.policy.hash);
   const writeStatus = () => c.stateDir.writeStatus(statusOf(reconciler, c.iptables.backend, startedAt))
     .catch((e: Error) => c.log.warn({ err: e.message }, 'cannot write status file'));
@@ -90,7 +93,7 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
   scheduler.trigger('start');
   const events = watchEvents(c.dockerEvents, c.log, (reason) => scheduler.trigger(reason));
   const resync = setInterval(() => scheduler.trigger('resync'), c.resyncMs);
-  const watchdog = startWatchdog({
+  watchdog = startWatchdog({
     iptables: c.iptables, log: c.log, desired: () => reconciler.state.desired, busy: () => scheduler.busy,
     onDrift: (reason) => scheduler.trigger(reason), canaryMs: c.canaryMs, readbackMs: c.readbackMs,
   });

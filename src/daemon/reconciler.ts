@@ -4,15 +4,18 @@
  * containers": when the inventory cannot be read, the last good inventory is applied
  * again (so a wiped table is still repaired) and the run counts as failed, to be retried.
  */
-import { compile, type Compiled } from '../compile/index.js';
-import { applyRuleset, type ApplyResult } from '../dataplane/apply.js';
+import { compile, DEFAULT_OPTIONS, type Compiled } from '../compile/index.js';
+import { CompileCache } from '../compile/cache.js';
+import { expectedLive } from '../ruleset/expected-live.js';
+import type { LiveState } from '../ruleset/parse.js';
+import { applyIncremental, applyRuleset, withoutProtocol, type ApplyResult } from '../dataplane/apply.js';
 import type { Conntrack } from '../dataplane/conntrack.js';
 import type { KernelState } from '../dataplane/kernel.js';
 import { RestoreError, type Iptables } from '../dataplane/iptables.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Logger } from '../log.js';
 import type { Policy } from '../policy/types.js';
-import type { Ruleset } from '../ruleset/types.js';
+import type { Family, Ruleset } from '../ruleset/types.js';
 import { changedBindings, fingerprint, flushStaleUdp, movedUdpBindings, revokeFlows } from './revoke.js';
 import { parseSave } from '../ruleset/parse.js';
 import { isOwnedChain } from '../compile/names.js';
@@ -58,6 +61,8 @@ export interface ReconcilerDeps {
   readonly conntrack?: Conntrack;
   readonly log: Logger;
   readonly onInventory?: (inventory: Inventory) => Promise<void>;
+  /** Called after an apply planned against the assumed live state: verify soon, off the hot path. */
+  readonly onHotApply?: () => void;
   /** Checks and sets the kernel settings the rules need (dataplane/kernel.ts); absent in unit tests. */
   readonly kernel?: (bridges: readonly string[]) => Promise<KernelState>;
   readonly now?: () => number;
@@ -67,6 +72,9 @@ export class Reconciler {
   readonly state: ReconcileState;
   private readonly now: () => number;
   private lastInventory: Inventory | undefined;
+  /** Per family, what the last apply left in force (for planning the hot path) and the protocols the kernel refused. */
+  private readonly applied = new Map<Family, { live: LiveState; skipped: readonly string[] }>();
+  private readonly cache = new CompileCache();
   /** Per binding key, from the last apply: its access fingerprint, and where it led. */
   private access = new Map<string, string>();
   private targets = new Map<string, string>();
@@ -88,7 +96,7 @@ export class Reconciler {
     const started = this.now();
     const inventory = await this.inventory(changedContainers(reasons));
     if (!inventory) return false;
-    const compiled = compile(inventory.value, this.state.policy);
+    const compiled = compile(inventory.value, this.state.policy, DEFAULT_OPTIONS, this.cache);
     for (const note of compiled.notes) this.deps.log.warn({ note }, 'left out of the rules');
     // Each family is its own transaction: one failing leaves the other applied, and is reported.
     const failures: string[] = [];
@@ -141,8 +149,30 @@ export class Reconciler {
     return ![...live.values()].some((table) => [...table.keys()].some(isOwnedChain));
   }
 
+  /**
+   * After a Docker event, plan against what the last apply left (no iptables-save on the
+   * hot path) and ask for a read-back soon; everything else — start, resync, drift, a retry
+   * — reads the live rules first. A hot restore that fails falls back to the full path.
+   */
   private async applyOne(ruleset: Ruleset, reasons: readonly string[]): Promise<ApplyResult> {
-    const result = await applyRuleset(this.deps.iptables, ruleset, this.now);
+    const last = this.applied.get(ruleset.family);
+    const desired = last ? last.skipped.reduce(withoutProtocol, ruleset) : ruleset;
+    const hot = last !== undefined && reasons.length > 0 && reasons.every((r) => r.startsWith('docker:'));
+    let result: ApplyResult | undefined;
+    if (hot) {
+      result = await applyIncremental(this.deps.iptables, desired, last.live, this.now).catch((error: Error) => {
+        this.deps.log.warn({ family: ruleset.family, err: error.message }, 'live rules were not as last applied; applying in full');
+        return undefined;
+      });
+      if (result?.changes.length) this.deps.onHotApply?.();
+    }
+    result ??= await applyRuleset(this.deps.iptables, ruleset, this.now);
+    const skipped = result.skipped.length > 0 ? result.skipped : last?.skipped ?? [];
+    this.applied.set(ruleset.family, { live: expectedLive(result.applied), skipped });
+    return this.logApply(ruleset, reasons, result);
+  }
+
+  private logApply(ruleset: Ruleset, reasons: readonly string[], result: ApplyResult): ApplyResult {
     for (const protocol of result.skipped) this.deps.log.warn({ family: ruleset.family, protocol }, 'the kernel refused these rules: publications of this protocol left out');
     if (result.changes.length === 0) return result;
     this.state.applies++;

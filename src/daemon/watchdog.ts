@@ -25,6 +25,8 @@ export interface WatchdogOptions {
 }
 
 export interface Watchdog {
+  /** Read back once soon (after an apply that was planned without reading the live rules). */
+  checkSoon(delayMs?: number): void;
   stop(): void;
 }
 
@@ -55,7 +57,7 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
     }, (e: Error) => o.log.warn({ err: e.message }, 'canary check failed')).finally(() => { canaryBusy = false; });
   }, o.canaryMs);
 
-  const readback = setInterval(() => {
+  const readBack = (): void => {
     if (readbackBusy || !idle()) return;
     readbackBusy = true;
     Promise.all(o.desired().map((r) => liveDrift(o.iptables, r))).then((found) => {
@@ -64,12 +66,22 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
       o.log.warn({ found: changes }, 'live rules differ from the desired ones; repairing');
       o.onDrift('drift');
     }, (e: Error) => o.log.warn({ err: e.message }, 'read-back failed')).finally(() => { readbackBusy = false; });
-  }, o.readbackMs);
+  };
+  const readback = setInterval(readBack, o.readbackMs);
+  let soon: NodeJS.Timeout | undefined;
 
   return {
+    checkSoon(delayMs = 500) {
+      if (soon) return;
+      soon = setTimeout(() => {
+        soon = undefined;
+        readBack();
+      }, delayMs);
+    },
     stop() {
       clearInterval(canary);
       clearInterval(readback);
+      if (soon) clearTimeout(soon);
     },
   };
 }

@@ -3,7 +3,7 @@
  * read back again and verify by hash tags. A failed restore leaves whatever the kernel
  * held (each table commits whole or not at all); the caller retries.
  */
-import { parseSave } from '../ruleset/parse.js';
+import { parseSave, type LiveState } from '../ruleset/parse.js';
 import { planFlush, planRestore, type Change } from '../ruleset/plan.js';
 import type { Family, Rule, Ruleset, Tables } from '../ruleset/types.js';
 import { RestoreError, type Iptables } from './iptables.js';
@@ -73,6 +73,19 @@ export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => n
     }
     return { family: ruleset.family, applied: ruleset, skipped, changes: plan.changes, restoreBytes: plan.text.length, durationMs: now() - started };
   }
+}
+
+/**
+ * The hot path after an event: plan against the state the last apply left (no
+ * iptables-save), restore what differs, return. An unchanged desired state runs no exec at
+ * all. Verification is the caller's to schedule off this path; a restore that fails
+ * (the live state was not what was assumed) is the caller's cue for a full apply.
+ */
+export async function applyIncremental(ipt: Iptables, desired: Ruleset, assumed: LiveState, now: () => number = Date.now): Promise<ApplyResult> {
+  const started = now();
+  const plan = planRestore(desired, assumed);
+  if (plan.text !== '') await ipt.restore(desired.family, plan.text);
+  return { family: desired.family, applied: desired, skipped: [], changes: plan.changes, restoreBytes: plan.text.length, durationMs: now() - started };
 }
 
 export async function flushFamily(ipt: Iptables, family: Family): Promise<readonly Change[]> {

@@ -12,7 +12,7 @@ import type { Family, Ruleset } from '../ruleset/types.js';
 import { familyOfAddress, FROM_HOST, ifaceMatches, inCidr, trace, type HostView, type Step, type Trace } from '../trace/index.js';
 import { deciderText, lineDecider, policyDecider } from './decider.js';
 import type { Answer, Decider, PathStep } from './model.js';
-import { UNNAMED_IFACE, type HostAddress, type Source } from './source.js';
+import { isDialable, UNNAMED_IFACE, type HostAddress, type Source } from './source.js';
 
 export interface BindingContext {
   readonly ruleset: Ruleset;
@@ -37,9 +37,10 @@ function firstMatching(lines: readonly AccessLine[], address: string, iface: str
 
 function destinationFor(ctx: BindingContext, source: Source): string {
   if (ctx.binding.hostIp) return ctx.binding.hostIp;
-  if (source.how === 'host address' && source.address) return source.address;
+  // The host dialling one of its own addresses: the one it was asked about.
+  if (source.iface === FROM_HOST && source.address) return source.address;
   const family = ctx.ruleset.family;
-  const onLink = ctx.hostAddresses.find((h) => h.iface === source.iface && familyOfAddress(h.address) === family);
+  const onLink = ctx.hostAddresses.find((h) => h.iface === source.iface && familyOfAddress(h.address) === family && isDialable(h.address));
   return onLink?.address ?? ctx.defaultDestination;
 }
 

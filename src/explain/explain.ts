@@ -16,7 +16,7 @@ import { findContainer } from './find.js';
 import { lineViews, summary } from './lines.js';
 import type { BindingView, ChainRef, ContainerView, Explanation } from './model.js';
 import { nothingPublished } from './nothing.js';
-import { resolveSource, type FromSpec, type HostAddress, type Source } from './source.js';
+import { isDialable, resolveSource, type FromSpec, type HostAddress, type Source } from './source.js';
 
 export interface ExplainInput {
   readonly inventory: Inventory;
@@ -40,10 +40,6 @@ interface FamilyView {
   readonly networks: ReadonlyMap<string, string>;
 }
 
-function isLinkLocalOrLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1' || address.toLowerCase().startsWith('fe80:');
-}
-
 function familyView(ruleset: Ruleset, inventory: Inventory, host: readonly HostAddress[]): FamilyView {
   const family = ruleset.family;
   const model = buildModel(inventory, family);
@@ -52,7 +48,7 @@ function familyView(ruleset: Ruleset, inventory: Inventory, host: readonly HostA
   const bound = model.publications.flatMap((p) => p.bindings.flatMap((b) => (b.hostIp ? [b.hostIp] : [])));
   const own = host.filter((h) => familyOfAddress(h.address) === family);
   // A client dials an address of the host's own links, not a bridge's gateway, when it can.
-  const dialled = own.find((h) => !bridgeIfaces.has(h.iface) && !isLinkLocalOrLoopback(h.address))?.address
+  const dialled = own.find((h) => !bridgeIfaces.has(h.iface) && isDialable(h.address))?.address
     ?? gateways[0] ?? STAND_IN_HOST[family];
   const localAddresses = [...new Set([...own.map((h) => h.address), ...gateways, ...bound, dialled])];
   const bridges = model.bridges.flatMap((b) => b.subnets.map((s) => ({ cidr: s.cidr, iface: b.iface })));

@@ -38,6 +38,11 @@ export interface HostAddress {
 /** Stands in for an inbound interface nobody named: no rule's `-i` pattern matches it. */
 export const UNNAMED_IFACE = '?';
 
+/** An address a client would dial: not loopback, not IPv6 link-local (which needs a scope). */
+export function isDialable(address: string): boolean {
+  return !inCidr(address, '127.0.0.0/8') && !inCidr(address, '::1/128') && !inCidr(address, 'fe80::/10');
+}
+
 export function parseFrom(text: string): FromSpec {
   const at = text.lastIndexOf('@');
   const address = at < 0 ? text : text.slice(0, at);

@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { BUILTIN_DEFAULT } from './default.js';
 import { describeValue, fromZodIssues, zodMessage } from './issues.js';
-import { type PolicyFile, type RuleFile, type SourceEntry, type ZoneFile, policyFileSchema } from './schema.js';
-import type { AccessRule, Policy, PolicyIssue, SourceMatch } from './types.js';
+import { type ConnectionFile, type PolicyFile, type RuleFile, type SourceEntry, type ZoneFile, policyFileSchema } from './schema.js';
+import type { AccessRule, ConnectionRule, NetworkOverride, Policy, PolicyIssue, SourceMatch } from './types.js';
 
 export const DEFAULT_POLICY_PATH = '/etc/dockward/policy.yaml';
 
@@ -113,12 +113,26 @@ function isPlainMap(value: unknown): value is Record<string, unknown> {
 }
 
 function normalise(file: PolicyFile, origin: string): Policy {
-  return {
+  return withoutUndefined({
     version: 1,
     defaults: { published: file.defaults.published },
     rules: file.rules.map((rule, index) => toAccessRule(rule, index, file.zones)),
+    networks: file.networks && networkOverrides(file.networks),
+    connections: file.connections?.map(toConnection),
     origin,
-  };
+  });
+}
+
+/** An exact name beats every glob; among globs, the first in the file wins. */
+function networkOverrides(networks: NonNullable<PolicyFile['networks']>): NetworkOverride[] {
+  const all = Object.entries(networks).map(([pattern, o]) => ({ pattern, icc: o.icc }));
+  const isGlob = (o: NetworkOverride) => /[*?]/.test(o.pattern);
+  return [...all.filter((o) => !isGlob(o)), ...all.filter(isGlob)];
+}
+
+function toConnection(rule: ConnectionFile, index: number): ConnectionRule {
+  const { name, from, to, ports, action } = rule;
+  return withoutUndefined({ index, name, from, to, ports, action });
 }
 
 function toAccessRule(rule: RuleFile, index: number, zones: PolicyFile['zones']): AccessRule {

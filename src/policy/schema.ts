@@ -32,12 +32,15 @@ export function policyFileSchema(zoneNames: readonly string[]) {
     zones: zones.default({}),
     defaults: strictMap({ published: z.enum(ACTIONS).default('allow') }).default({ published: 'allow' }),
     rules: z.array(rule(zoneNames)).default([]),
+    networks: networks.optional(),
+    connections: z.array(connection).optional(),
   });
 }
 
 export type PolicyFile = z.output<ReturnType<typeof policyFileSchema>>;
 export type ZoneFile = PolicyFile['zones'][string];
 export type RuleFile = PolicyFile['rules'][number];
+export type ConnectionFile = NonNullable<PolicyFile['connections']>[number];
 
 /** A leaf whose check and normalisation is one of the policy parsers. */
 function checked<I, T>(base: z.ZodType<I>, parse: (value: I) => Checked<T>) {
@@ -128,6 +131,32 @@ function rule(zoneNames: readonly string[]) {
     action: z.enum(ACTIONS).default('allow'),
   });
 }
+
+/** Direct container-to-container paths: `from` and `to` are required, so no rule opens every path by omission. */
+const connection = strictMap({
+  name: checked(z.string(), safeName('rule name')).optional(),
+  from: containers,
+  to: containers,
+  ports: list(port).optional(),
+  action: z.enum(ACTIONS).default('allow'),
+});
+
+/** A network name, or a glob over names (`*`, `?`). */
+const NETWORK_GLOB = /^[A-Za-z0-9*?][A-Za-z0-9_.*?-]{0,127}$/;
+
+const networkOverride = strictMap({ icc: z.enum(['allow', 'deny']) });
+
+/** Keys are checked beside the values, as zone names are, so a bad name does not hide other problems. */
+const networks = z.record(z.string(), networkOverride).superRefine(
+  (value, ctx) => {
+    for (const name of Object.keys(value)) {
+      if (NETWORK_GLOB.test(name)) continue;
+      const message = `${quote(name)} is not a Docker network name or a glob over names ("*", "?")`;
+      ctx.issues.push({ code: 'custom', message, input: name, path: [name] });
+    }
+  },
+  { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+);
 
 /** Docker's own rule for network names. */
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;

@@ -57,10 +57,36 @@ export interface AccessRule {
   readonly action: Action;
 }
 
+/** A Docker network's ICC setting, overriding its enable_icc option; `pattern` is a glob on the network name. */
+export interface NetworkOverride {
+  readonly pattern: string;
+  readonly icc: 'allow' | 'deny';
+}
+
+/**
+ * Direct container-to-container traffic (one container dialling another's address):
+ * across networks it opens a path through the isolation; within a network it decides
+ * before the network's ICC setting.
+ */
+export interface ConnectionRule {
+  /** 0-based position in the file's `connections`. */
+  readonly index: number;
+  readonly name?: string;
+  readonly from: readonly Selector[];
+  readonly to: readonly Selector[];
+  /** Ports of the `to` container (what the client dials); undefined = any. */
+  readonly ports?: readonly PortRange[];
+  readonly action: Action;
+}
+
 export interface Policy {
   readonly version: 1;
   readonly defaults: { readonly published: Action };
   readonly rules: readonly AccessRule[];
+  /** ICC overrides, most specific first (exact names, then globs in file order); absent = every network as Docker says. */
+  readonly networks?: readonly NetworkOverride[];
+  /** Absent = none: networks stay isolated from each other. */
+  readonly connections?: readonly ConnectionRule[];
   /** Where the policy came from: a file path, or "built-in default". */
   readonly origin: string;
 }

@@ -8,12 +8,12 @@
 import { isOwnedChain } from '../compile/names.js';
 import { hookTag } from './hash.js';
 import type { LiveChain, LiveState, LiveTable } from './parse.js';
-import { chainLines, chainTags, ruleLine } from './render.js';
+import { renderChain, ruleLine, type RenderedChain } from './render.js';
 import { dockerLeftovers } from './takeover.js';
 import { TABLE_ORDER, type Hook, type Ruleset, type Table, type TableName } from './types.js';
 
 export type Change =
-  | { readonly kind: 'write-chain' | 'delete-chain' | 'create-chain'; readonly table: TableName; readonly chain: string }
+  | { readonly kind: 'write-chain' | 'edit-chain' | 'delete-chain' | 'create-chain'; readonly table: TableName; readonly chain: string }
   | { readonly kind: 'place-hook'; readonly table: TableName; readonly chain: string }
   | { readonly kind: 'take-over'; readonly table: TableName; readonly chain: string };
 
@@ -25,7 +25,25 @@ export interface Plan {
 
 const EMPTY: LiveTable = new Map();
 
-function sameTags(live: LiveChain | undefined, desired: string[]): boolean {
+/**
+ * A set chain that exists already is edited line by line: live rules whose tag is not
+ * wanted (or that carry none) are deleted by their exact text, wanted rules missing live
+ * are appended. One container's start adds one line, however many containers there are.
+ */
+function setEdits(chain: string, desired: RenderedChain, live: LiveChain): string[] {
+  const wanted = new Map<string, number>();
+  desired.tags.forEach((tag, i) => wanted.set(tag, i));
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  for (const rule of live.rules) {
+    if (rule.tag !== undefined && wanted.has(rule.tag) && !seen.has(rule.tag)) seen.add(rule.tag);
+    else lines.push(`-D ${chain} ${rule.text}`);
+  }
+  for (const [tag, i] of wanted) if (!seen.has(tag)) lines.push(desired.lines[i]!);
+  return lines;
+}
+
+function sameTags(live: LiveChain | undefined, desired: readonly string[]): boolean {
   if (!live || live.rules.length !== desired.length) return false;
   return live.rules.every((r, i) => r.tag === desired[i]);
 }
@@ -54,10 +72,20 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
     declare.push(`:${chain} - [0:0]`);
     changes.push({ kind: 'create-chain', table: name, chain });
   }
+  const edits: string[] = [];
   for (const chain of desired.chains) {
-    if (sameTags(live.get(chain.name), chainTags(chain))) continue;
+    const rendered = renderChain(chain);
+    const current = live.get(chain.name);
+    if (chain.unordered && current) {
+      const lines = setEdits(chain.name, rendered, current);
+      if (lines.length > 0) changes.push({ kind: 'edit-chain', table: name, chain: chain.name });
+      edits.push(...lines.filter((l) => l.startsWith('-D')));
+      body.push(...lines.filter((l) => l.startsWith('-A')));
+      continue;
+    }
+    if (sameTags(current, rendered.tags)) continue;
     declare.push(`:${chain.name} - [0:0]`);
-    body.push(...chainLines(chain));
+    body.push(...rendered.lines);
     changes.push({ kind: 'write-chain', table: name, chain: chain.name });
   }
   const leftovers = dockerLeftovers(name, state, ruleset.dockerBridges ?? []);
@@ -69,8 +97,8 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
   const takeover = leftovers.rules.map((r) => `-D ${r.chain} ${r.text}`);
   for (const r of leftovers.rules) changes.push({ kind: 'take-over', table: name, chain: r.chain });
   const hooks = hookLines(name, desired, live, changes);
-  if (declare.length === 0 && hooks.length === 0 && takeover.length === 0) return [];
-  return [`*${name}`, ...declare, ...takeover, ...hooks.filter((l) => l.startsWith('-D')), ...body,
+  if (edits.length === 0 && body.length === 0 && declare.length === 0 && hooks.length === 0 && takeover.length === 0) return [];
+  return [`*${name}`, ...declare, ...takeover, ...edits, ...hooks.filter((l) => l.startsWith('-D')), ...body,
     ...hooks.filter((l) => l.startsWith('-I')), ...stale.map((c) => `-X ${c}`), 'COMMIT'];
 }
 

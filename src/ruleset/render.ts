@@ -9,10 +9,22 @@ import { ruleTag } from './hash.js';
 const HEADER_ORDER: Readonly<Record<string, number>> = { source: 0, destination: 1, in: 2, out: 3, protocol: 4 };
 
 /** Header fields (-s -d -i -o -p) first in iptables' fixed order, extension matches as given. */
-export function canonicalMatches(matches: readonly Match[]): Match[] {
+export function canonicalMatches(matches: readonly Match[]): readonly Match[] {
+  if (isCanonical(matches)) return matches;
   const header = matches.filter((m) => m.kind in HEADER_ORDER);
   header.sort((a, b) => (HEADER_ORDER[a.kind] ?? 0) - (HEADER_ORDER[b.kind] ?? 0));
   return [...header, ...matches.filter((m) => !(m.kind in HEADER_ORDER))];
+}
+
+/** The compiler builds rules in canonical order already; checking is cheaper than sorting. */
+function isCanonical(matches: readonly Match[]): boolean {
+  let last = -1;
+  for (const m of matches) {
+    const order = HEADER_ORDER[m.kind] ?? 99;
+    if (order < last) return false;
+    last = order;
+  }
+  return true;
 }
 
 function neg(negate: boolean | undefined, args: string[]): string[] {
@@ -31,6 +43,21 @@ export function matchArgs(m: Match): string[] {
     case 'ctstate': return ['-m', 'conntrack', '--ctstate', m.states.join(',')];
     case 'ctorig': return ['-m', 'conntrack', ...ctorigArgs(m)];
     case 'mark': return ['-m', 'mark', '--mark', markText(m.value, m.mask)];
+  }
+}
+
+/** matchArgs as one string, without the intermediate arrays: the hot path of rendering. */
+export function matchText(m: Match): string {
+  const not = 'negate' in m && m.negate ? '! ' : '';
+  switch (m.kind) {
+    case 'source': return `${not}-s ${m.cidr}`;
+    case 'destination': return `${not}-d ${m.cidr}`;
+    case 'in': return `${not}-i ${m.iface}`;
+    case 'out': return `${not}-o ${m.iface}`;
+    case 'protocol': return `-p ${m.protocol}`;
+    case 'dport': return `-m ${m.protocol} --dport ${m.from === m.to ? m.from : `${m.from}:${m.to}`}`;
+    case 'addrtype': return `-m addrtype ${not}--${m.dir}-type ${m.type}`;
+    default: return matchArgs(m).join(' ');
   }
 }
 
@@ -57,9 +84,24 @@ export function targetArgs(t: Target): string[] {
   }
 }
 
-/** The rule's words without its comment: what its hash tag covers. */
+/** The rule's matches as words. */
 export function ruleBody(rule: Rule): string {
-  return canonicalMatches(rule.matches).flatMap(matchArgs).join(' ');
+  let body = '';
+  for (const m of canonicalMatches(rule.matches)) body += (body ? ' ' : '') + matchText(m);
+  return body;
+}
+
+/** The rule's words (matches, then target) without its comment: what its hash tag covers. */
+export function ruleWords(rule: Rule, body = ruleBody(rule)): string {
+  return body ? `${body} ${targetText(rule.target)}` : targetText(rule.target);
+}
+
+function targetText(t: Target): string {
+  switch (t.kind) {
+    case 'jump': return `-j ${t.chain}`;
+    case 'ACCEPT': case 'DROP': case 'RETURN': case 'MASQUERADE': return `-j ${t.kind}`;
+    default: return targetArgs(t).join(' ');
+  }
 }
 
 export function commentText(tag: string, note?: string): string {
@@ -67,30 +109,67 @@ export function commentText(tag: string, note?: string): string {
 }
 
 /** One restore line for a rule, with the hash-tag comment placed where iptables-save prints it. */
-export function ruleLine(verb: string, chain: string, rule: Rule, tag: string): string {
-  const words = [verb, chain, ...canonicalMatches(rule.matches).flatMap(matchArgs)];
-  words.push('-m', 'comment', '--comment', `"${commentText(tag, rule.note)}"`);
-  return [...words, ...targetArgs(rule.target)].join(' ');
+export function ruleLine(verb: string, chain: string, rule: Rule, tag: string, body = ruleBody(rule)): string {
+  const comment = `-m comment --comment "${commentText(tag, rule.note)}"`;
+  return `${verb} ${chain} ${body ? `${body} ` : ''}${comment} ${targetText(rule.target)}`;
 }
 
-/** Rule lines of a chain with their chained tags (each tag covers the chain name and every rule before it). */
-export function chainLines(chain: Chain): string[] {
+export interface RenderedChain {
+  /** Each rule's tag, in order: what read-back compares. */
+  readonly tags: readonly string[];
+  /** `-A CHAIN …` restore lines. */
+  readonly lines: readonly string[];
+}
+
+/**
+ * Tags and lines of a chain, rendered in one pass. In an ordered chain each tag
+ * covers the chain name and every rule before it; in an unordered (set) chain each rule's
+ * tag stands alone, so one line can be added or deleted without touching the others.
+ */
+export function renderChain(chain: Chain): RenderedChain {
+  let rendered = chainCache.get(chain);
+  if (rendered) return rendered;
+  const tags: string[] = [];
   const lines: string[] = [];
   let previous = '';
   for (const rule of chain.rules) {
-    previous = ruleTag(chain.name, previous, rule);
-    lines.push(ruleLine('-A', chain.name, rule, previous));
+    const one = chain.unordered ? renderSetRule(chain.name, rule) : renderRule(chain.name, previous, rule);
+    tags.push(one.tag);
+    lines.push(one.line);
+    previous = one.tag;
   }
-  return lines;
+  rendered = { tags, lines };
+  chainCache.set(chain, rendered);
+  return rendered;
 }
 
-/** The tags a chain's rules carry, in order: what read-back compares. */
-export function chainTags(chain: Chain): string[] {
-  const tags: string[] = [];
-  let previous = '';
-  for (const rule of chain.rules) {
-    previous = ruleTag(chain.name, previous, rule);
-    tags.push(previous);
-  }
-  return tags;
+/**
+ * Rendering is cached on the compiler's objects: an unchanged container compiles to the
+ * same chain and rule objects (compile/cache.ts), so after an event only what changed is
+ * rendered and hashed again. A set chain is rebuilt each compile, but its rules are the
+ * containers' cached ones, and a set rule's tag does not depend on its neighbours.
+ */
+const chainCache = new WeakMap<Chain, RenderedChain>();
+const setRuleCache = new WeakMap<Rule, { readonly chain: string; readonly tag: string; readonly line: string }>();
+
+function renderRule(chain: string, previous: string, rule: Rule): { tag: string; line: string } {
+  const body = ruleBody(rule);
+  const tag = ruleTag(chain, previous, rule, body);
+  return { tag, line: ruleLine('-A', chain, rule, tag, body) };
+}
+
+function renderSetRule(chain: string, rule: Rule): { tag: string; line: string } {
+  const cached = setRuleCache.get(rule);
+  if (cached?.chain === chain) return cached;
+  const fresh = { chain, ...renderRule(chain, '', rule) };
+  setRuleCache.set(rule, fresh);
+  return fresh;
+}
+
+export function chainLines(chain: Chain): readonly string[] {
+  return renderChain(chain).lines;
+}
+
+export function chainTags(chain: Chain): readonly string[] {
+  return renderChain(chain).tags;
 }

@@ -46,6 +46,11 @@ export interface Rule {
 export interface Chain {
   readonly name: string;
   readonly rules: readonly Rule[];
+  /**
+   * The rules form a set: no two can match the same packet, so their order does not matter
+   * (dispatch chains: one jump per container). Such a chain is updated line by line.
+   */
+  readonly unordered?: boolean;
 }
 
 /** A jump from a built-in chain into an owned chain; kept at the top of the built-in chain. */

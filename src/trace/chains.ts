@@ -3,7 +3,7 @@
  * nothing else is in it as far as the trace is concerned — and every chain reached from
  * there by jump or goto, with iptables' semantics for RETURN, goto and MARK.
  */
-import type { Rule, Table, TableName, Target } from '../ruleset/types.js';
+import type { Chain, Rule, Table, TableName, Target } from '../ruleset/types.js';
 import { matchesAll, type PacketView } from './match.js';
 import { TraceError, type Step } from './types.js';
 
@@ -25,19 +25,36 @@ const NEXT = Symbol('next');
 /** iptables refuses deeper nesting; deeper here means a loop that would never end. */
 const MAX_DEPTH = 32;
 
+/** Chains by name, built once per table: dispatch chains jump through thousands of container chains. */
+const INDEX = new WeakMap<Table, ReadonlyMap<string, Chain>>();
+
+function chainsOf(table: Table): ReadonlyMap<string, Chain> {
+  let index = INDEX.get(table);
+  if (!index) {
+    index = new Map(table.chains.map((c) => [c.name, c]));
+    INDEX.set(table, index);
+  }
+  return index;
+}
+
 export class TableWalk {
-  /** The packet mark: MARK changes it and later tables see the change. */
-  mark: number;
+  /** One view for the whole walk; MARK changes its mark in place. */
+  private readonly view: { -readonly [K in keyof PacketView]: PacketView[K] };
 
   constructor(
     private readonly name: TableName,
     private readonly table: Table,
-    private readonly packet: Omit<PacketView, 'mark'>,
+    packet: Omit<PacketView, 'mark'>,
     mark: number,
     private readonly steps: Step[],
     private readonly opaque: Set<string>,
   ) {
-    this.mark = mark;
+    this.view = { ...packet, mark };
+  }
+
+  /** The packet mark after the walk: later tables see what MARK set here. */
+  get mark(): number {
+    return this.view.mark;
   }
 
   /** The built-in chain `builtin`: its hooks in order, then the policy (ACCEPT). */
@@ -49,7 +66,7 @@ export class TableWalk {
 
   private chain(name: string, depth: number): Outcome {
     if (depth > MAX_DEPTH) throw new TraceError(`table ${this.name}: jumps nest deeper than ${MAX_DEPTH} (a loop through ${name}?)`);
-    const chain = this.table.chains.find((c) => c.name === name);
+    const chain = chainsOf(this.table).get(name);
     if (chain) return this.rules(name, chain.rules, depth);
     if (this.table.ensure?.includes(name)) {
       this.opaque.add(`${this.name}/${name}`);
@@ -60,7 +77,7 @@ export class TableWalk {
 
   private rules(chain: string, rules: readonly Rule[], depth: number): Outcome {
     for (const [index, rule] of rules.entries()) {
-      if (!matchesAll(rule.matches, { ...this.packet, mark: this.mark })) continue;
+      if (!matchesAll(rule.matches, this.view)) continue;
       const step: Step = { table: this.name, chain, index, rule };
       this.steps.push(step);
       const out = this.target(rule.target, step, depth);
@@ -82,7 +99,7 @@ export class TableWalk {
       // A goto'd chain that ends returns to the caller of this chain, not to this chain.
       case 'goto': return this.chain(t.chain, depth + 1);
       case 'MARK':
-        this.mark = ((this.mark & ~t.mask) ^ t.value) >>> 0;
+        this.view.mark = ((this.view.mark & ~t.mask) ^ t.value) >>> 0;
         return NEXT;
       case 'DNAT': return { kind: 'dnat', to: t.to, step };
       case 'SNAT': return { kind: 'snat', to: t.to, step };

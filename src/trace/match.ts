@@ -14,7 +14,7 @@ export interface PacketView {
   readonly source: string;
   readonly destination: string;
   readonly dport: number;
-  /** "" where the kernel has no device: in OUTPUT and POSTROUTING (in), PREROUTING (out). */
+  /** "" where the kernel has no device: in for the host's own packets, out in PREROUTING. */
   readonly inIface: string;
   readonly outIface: string;
   readonly mark: number;
@@ -70,7 +70,13 @@ export function matchOne(m: Match, p: PacketView): boolean {
   }
 }
 
+/** Rules whose every match has been evaluated once: any unknown kind in them would have thrown. */
+const vetted = new WeakSet<readonly Match[]>();
+
 export function matchesAll(matches: readonly Match[], p: PacketView): boolean {
-  // Every match is evaluated, not only up to the first miss: an unknown kind must throw wherever it sits.
-  return matches.map((m) => matchOne(m, p)).every(Boolean);
+  if (vetted.has(matches)) return matches.every((m) => matchOne(m, p));
+  // The first time, every match is evaluated, not only up to the first miss: an unknown kind must throw wherever it sits.
+  const result = matches.map((m) => matchOne(m, p)).every(Boolean);
+  vetted.add(matches);
+  return result;
 }

@@ -75,8 +75,7 @@ class Journey {
       () => this.route(),
       () => this.hook('mangle', 'FORWARD'),
       () => this.hook('filter', 'FORWARD'),
-      // POSTROUTING has no inbound device in the kernel: `-i` never matches there.
-      () => { this.inIface = ''; return undefined; },
+      // A forwarded packet keeps its inbound device in POSTROUTING (ip_output passes skb->dev).
       () => this.hook('mangle', 'POSTROUTING'),
       () => this.hook('nat', 'POSTROUTING'),
       () => this.sent(),
@@ -85,7 +84,8 @@ class Journey {
 
   private fromHost(): Stage[] {
     return [
-      // Locally generated packets are routed before OUTPUT: a local destination leaves through lo.
+      // Locally generated packets are routed before OUTPUT (a local destination leaves through lo)
+      // and have no inbound device anywhere on their way.
       () => { this.outIface = this.routeOf(this.destination).iface; return undefined; },
       () => this.hook('raw', 'OUTPUT'),
       () => this.track(),

@@ -88,6 +88,7 @@ const cell = (side: Side, key: string): string | null => {
 describe('parity with Docker 20.10\'s own rules', () => {
   it('the Docker lab runs Docker\'s own rules as on a typical host: FORWARD policy DROP in both families', async () => {
     const { lab } = labs.docker;
+    expect(await lab.docker(['version', '-f', '{{.Server.Version}} {{.Server.Experimental}}'])).toMatch(/^20\.10\.\S+ true$/);
     expect((await lab.inHost('iptables', ['-S', 'FORWARD'])).stdout).toMatch(/^-P FORWARD DROP$/m);
     expect((await lab.inHost('ip6tables', ['-S', 'FORWARD'])).stdout).toMatch(/^-P FORWARD DROP$/m);
     expect((await lab.inHost('ip6tables-save', [])).stdout).toContain('-j DNAT --to-destination [fd00:');

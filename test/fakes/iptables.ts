@@ -36,7 +36,10 @@ export class FakeIptables implements Iptables {
     return tables.get(name)!;
   }
 
+  saves = 0;
+
   async save(family: Family): Promise<string> {
+    this.saves++;
     return [...this.tablesOf(family)].map(([name, chains]) => [`*${name}`,
       ...[...chains.keys()].map((c) => `:${c} ${BUILTINS[name]?.includes(c) ? 'ACCEPT' : '-'} [0:0]`),
       ...[...chains].flatMap(([c, rules]) => rules.map((r) => `-A ${c} ${r}`)), 'COMMIT'].join('\n')).join('\n');

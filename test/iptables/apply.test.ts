@@ -42,9 +42,10 @@ for (const backend of ['nft', 'legacy'] as const) {
         const text = await saved(ns, backend);
         expect(text).toContain('-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT');
         const forward = text.split('\n').filter((l) => l.startsWith('-A FORWARD'));
-        expect(forward).toHaveLength(3);
-        expect(forward[0]).toContain('-j DOCKWARD-FORWARD');
-        expect(forward.slice(1).sort()).toEqual(['-A FORWARD -i virbr0 -j ACCEPT', '-A FORWARD -j OTHER-TOOL']);
+        expect(forward).toHaveLength(4);
+        expect(forward[0]).toContain('-j DOCKER-USER');
+        expect(forward[1]).toContain('-j DOCKWARD-FORWARD');
+        expect(forward.slice(2).sort()).toEqual(['-A FORWARD -i virbr0 -j ACCEPT', '-A FORWARD -j OTHER-TOOL']);
       });
     });
 

@@ -101,7 +101,7 @@ export interface Mapping {
   readonly proto: Proto;
 }
 
-/** `[ip:]host[-end]:container[-end][/proto]` → one mapping per port (the host IP does not matter: every host address is probed). */
+/** `[ipv4:]host[-end]:container[-end][/proto]` → one mapping per port (the host IP does not matter here: every host address is probed). */
 export function mappings(spec: string): Mapping[] {
   const [ports = '', proto = 'tcp'] = spec.split('/');
   const parts = ports.split(':');

@@ -112,3 +112,46 @@ describe('which containers a reconcile inspects again', () => {
     for (const reason of ['start', 'resync', 'docker-connected']) expect(changedContainers(['drift', reason])).toBe('all');
   });
 });
+
+describe('the hot path after a Docker event', () => {
+  const id = (n: number) => container(n, net, []).id;
+  const two = inventory([net], [container(1, net, [tcp(443)]), container(2, net, [tcp(80)])]);
+
+  it('runs no exec at all when the event changes nothing, and only a restore when it does', async () => {
+    const ipt = new FakeIptables();
+    const r = new Reconciler({ readInventory: docker(withWeb, withWeb, two), iptables: ipt, log }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    const [saves, restores] = [ipt.saves, ipt.restores];
+    expect(await r.reconcile([`docker:container:die:${id(9)}`])).toBe(true);
+    expect([ipt.saves, ipt.restores]).toEqual([saves, restores]);
+    expect(await r.reconcile([`docker:container:start:${id(2)}`])).toBe(true);
+    expect(ipt.saves).toBe(saves);
+    expect(ipt.restores).toBe(restores + 1);
+    expect(await ipt.save('ipv4')).toContain('172.17.0.3:80');
+  });
+
+  it('edits the dispatch chains line by line instead of rewriting them', async () => {
+    const ipt = new FakeIptables();
+    const restored: string[] = [];
+    const restore = ipt.restore.bind(ipt);
+    ipt.restore = async (family, text) => { restored.push(text); await restore(family, text); };
+    const r = new Reconciler({ readInventory: docker(withWeb, two), iptables: ipt, log }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    await r.reconcile([`docker:container:start:${id(2)}`]);
+    const hot = restored.at(-1)!;
+    expect(hot).not.toContain(':DOCKWARD-PUBLISH');
+    expect(hot.match(/^-A DOCKWARD-PUBLISH /gm), 'nat and filter: one line each').toHaveLength(2);
+    expect(hot.match(/^-A DOCKWARD-HAIRPIN /gm)).toHaveLength(1);
+  });
+
+  it('falls back to reading the live rules when they are not as last applied', async () => {
+    const ipt = new FakeIptables();
+    const r = new Reconciler({ readInventory: docker(two, withWeb), iptables: ipt, log }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    ipt.flushTable('nat');
+    expect(await r.reconcile([`docker:container:die:${id(2)}`])).toBe(true);
+    const live = await ipt.save('ipv4');
+    expect(live).toContain('172.17.0.2:443');
+    expect(live).not.toContain('172.17.0.3:80');
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * `connections:` — direct container-to-container traffic (one container dialling another
+ * container's address). Per destination container, one chain holds the policy's lines in
+ * file order (first match wins); what no line decides falls back to the network's ICC
+ * setting (same network) or to isolation (across networks).
+ *
+ * Each table alone keeps refused paths closed:
+ *   filter FORWARD  the verdicts (ACCEPT / DROP / REJECT), before ICC and isolation;
+ *   mangle FORWARD  the same chains, rejections as DROP (see mirror.ts);
+ *   raw PREROUTING  across networks, the exact allowed paths are exempt from the subnet
+ *                   drop (and explicit refusals dropped first, for first-match order);
+ *                   everything else keeps being dropped there. Within one network raw
+ *                   cannot tell a reply from a new connection, so it stays out of it.
+ * A source is an address on a bridge: every line binds the address to its inbound bridge,
+ * so a container on another network cannot borrow an allowed source address.
+ */
+import type { Container } from '../inventory/types.js';
+import { matchesAny } from '../policy/selector.js';
+import type { ConnectionRule, PortRange, Policy } from '../policy/types.js';
+import type { Chain, Family, Rule } from '../ruleset/types.js';
+import { hostCidr } from '../ruleset/tokens.js';
+import type { Attachment } from './model.js';
+import { mirrorChain } from './mirror.js';
+import { CONNECT, connectionChain } from './names.js';
+import { dst, inIf, jump, portRange, rule, src, verdict } from './rules.js';
+
+export interface ConnectionChains {
+  /** CONNECT and one chain per destination container, for filter (mangle takes mirrorChain of each). */
+  readonly filter: readonly Chain[];
+  /** The cross-network part, for raw; empty when no path crosses networks. */
+  readonly raw: readonly Chain[];
+  /** Bridges whose traffic must pass CONNECT before ICC and isolation. */
+  readonly bridges: ReadonlySet<string>;
+}
+
+function note(r: ConnectionRule): string {
+  return r.name ? `connections[${r.index}]:${r.name}` : `connections[${r.index}]`;
+}
+
+type Sources = (r: ConnectionRule) => readonly Attachment[];
+
+/**
+ * The lines for traffic to `to`, in policy order. With `onto` (raw), only sources on
+ * another bridge than that attachment's, and bound to its address.
+ */
+function linesTo(to: Container, rules: readonly ConnectionRule[], sources: Sources, family: Family, onto?: Attachment): Rule[] {
+  const lines: Rule[] = [];
+  const toAddress = onto ? [dst(hostCidr(family, onto.address))] : [];
+  for (const r of rules) {
+    if (!matchesAny(r.to, to)) continue;
+    for (const from of sources(r)) {
+      if (from.container.id === to.id) continue; // a container reaches itself over loopback, not the bridge
+      if (onto && from.bridge.id === onto.bridge.id) continue;
+      for (const range of r.ports ?? [undefined]) {
+        const matches = [src(hostCidr(family, from.address)), ...toAddress, inIf(from.bridge.iface), ...portRange(range)];
+        lines.push(rule(matches, verdict(r.action, range?.protocol, family), note(r)));
+      }
+    }
+  }
+  return lines;
+}
+
+/** Attachments of the containers each rule's `from` selects, computed once per rule. */
+function sourcesByRule(rules: readonly ConnectionRule[], attachments: readonly Attachment[]): Sources {
+  const cache = new Map<ConnectionRule, Attachment[]>();
+  for (const r of rules) cache.set(r, attachments.filter((a) => matchesAny(r.from, a.container)));
+  return (r) => cache.get(r) ?? [];
+}
+
+function byContainer(attachments: readonly Attachment[]): Map<Container, Attachment[]> {
+  const groups = new Map<Container, Attachment[]>();
+  for (const a of attachments) groups.set(a.container, [...(groups.get(a.container) ?? []), a]);
+  return groups;
+}
+
+export function connectionChains(policy: Policy, attachments: readonly Attachment[], family: Family): ConnectionChains {
+  const rules = policy.connections ?? [];
+  const filter: Chain[] = [];
+  const raw: Chain[] = [];
+  const dispatch: Rule[] = [];
+  const rawDispatch: Rule[] = [];
+  const bridges = new Set<string>();
+  if (rules.length === 0) return { filter, raw, bridges };
+  const sources = sourcesByRule(rules, attachments);
+  for (const [container, onto] of byContainer(attachments)) {
+    const lines = linesTo(container, rules, sources, family);
+    if (lines.length === 0) continue;
+    const name = connectionChain(container.id);
+    filter.push({ name, rules: lines });
+    for (const a of onto) {
+      dispatch.push(rule([dst(hostCidr(family, a.address))], jump(name)));
+      bridges.add(a.bridge.iface);
+    }
+    const crossing = onto.flatMap((a) => linesTo(container, rules, sources, family, a));
+    if (crossing.length === 0) continue;
+    raw.push(mirrorChain({ name, rules: crossing }));
+    rawDispatch.push(...onto.map((a) => rule([dst(hostCidr(family, a.address))], jump(name))));
+  }
+  // Dispatch lines are keyed by destination address: no two match the same packet.
+  filter.push({ name: CONNECT, rules: dispatch, unordered: true });
+  if (rawDispatch.length > 0) raw.push({ name: CONNECT, rules: rawDispatch, unordered: true });
+  return { filter, raw, bridges };
+}

@@ -25,7 +25,7 @@ import { CONNECT, connectionChain } from './names.js';
 import { dst, inIf, jump, portRange, rule, src, verdict } from './rules.js';
 
 export interface ConnectionChains {
-  /** CONNECT and one chain per destination container, for filter (mangle takes mirrorChain of each). */
+  /** CONNECT and one chain per destination container, for filter (mangle mirrors them). */
   readonly filter: readonly Chain[];
   /** The cross-network part, for raw; empty when no path crosses networks. */
   readonly raw: readonly Chain[];
@@ -93,7 +93,7 @@ export function connectionChains(policy: Policy, attachments: readonly Attachmen
     }
     const crossing = onto.flatMap((a) => linesTo(container, rules, sources, family, a));
     if (crossing.length === 0) continue;
-    raw.push(mirrorChain({ name, rules: crossing }));
+    raw.push(mirrorChain({ name, rules: crossing }, 'drop'));
     rawDispatch.push(...onto.map((a) => rule([dst(hostCidr(family, a.address))], jump(name))));
   }
   // Dispatch lines are keyed by destination address: no two match the same packet.

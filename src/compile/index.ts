@@ -7,8 +7,9 @@ import type { Inventory } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
 import { CHAIN_PREFIX, type Chain, type Family, type Hook, type Rule, type Ruleset, type Table, type TableName } from '../ruleset/types.js';
 import { buildModel } from './model.js';
-import { CANARY, CONNECT, DOCKER_USER, OUTPUT, PREROUTING, PUBLISH, REJECT_MARK } from './names.js';
+import { CANARY, CONNECT, DOCKER_USER, OUTPUT, PREROUTING, PUBLISH, REJECT_LATER, REJECT_MARK } from './names.js';
 import { connectionChains } from './connections.js';
+import { egressChains, outboundLines } from './egress.js';
 import { mirrorChain } from './mirror.js';
 import { withPolicyIcc } from './icc.js';
 import { networkChains } from './networks.js';
@@ -63,12 +64,12 @@ const LOOPBACK: Rule = rule([{ kind: 'destination', cidr: '127.0.0.0/8' }, { kin
 function compileFamily(inventory: Inventory, policy: Policy, options: CompileOptions, family: Family, cache?: CompileCache) {
   const model = withPolicyIcc(buildModel(inventory, family), policy);
   const networks = new Map(model.bridges.map((b) => [b.name, b.iface]));
-  const parts = cache
-    ? (p: Publication) => cache.parts(p, policy, family, networks)
-    : (p: Publication) => containerParts(p, policy, family, networks);
+  const compute = (p: Publication) => containerParts(p, policy, family, networks);
+  const parts = cache ? (p: Publication) => cache.parts(p.container, family, () => compute(p)) : compute;
   const published = publishedChains(model.publications, parts);
   const connections = connectionChains(policy, model.attachments, family);
-  const perNetwork = networkChains(model.bridges, family, options.rejectMark, connections.bridges);
+  const egress = egressChains(policy, model.bridges, model.attachments, family);
+  const perNetwork = networkChains(model.bridges, family, options.rejectMark, connections.bridges, (b) => outboundLines(b, egress, policy, family));
   const toPublished = rule([localDst], jump(PUBLISH));
   const natEntry = family === 'ipv6' ? [LINK_LOCAL, toPublished] : [toPublished];
   // Allowed paths across networks are exempt from the subnet drops that follow (connections.ts).
@@ -82,10 +83,11 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
       mangle: table('mangle', [
         { name: PREROUTING, rules: [rule([localDst, ctNew], jump(PUBLISH))] },
         { name: REJECT_MARK, rules: [rule([], { kind: 'MARK', value: options.rejectMark, mask: options.rejectMark })] },
-        perNetwork.mangleGuard, ...published.mangle,
-        perNetwork.mangleForward, ...connections.filter.map(mirrorChain),
+        ...withGlobalGuard(perNetwork.mangleGuard, egress.active || connections.filter.length > 0, options.rejectMark), ...published.mangle,
+        perNetwork.mangleForward, ...connections.filter.map((c) => mirrorChain(c, 'mark')),
+        ...egress.forward.map((c) => mirrorChain(c, 'mark')), ...egress.host.map((c) => mirrorChain(c, 'drop')),
       ]),
-      filter: table('filter', [perNetwork.filterForward, ...published.filter, ...connections.filter]),
+      filter: table('filter', [perNetwork.filterForward, ...published.filter, ...connections.filter, ...egress.forward, ...egress.host]),
       nat: table('nat', [
         { name: PREROUTING, rules: natEntry }, { name: OUTPUT, rules: [toPublished] },
         perNetwork.natPostrouting, ...published.nat,
@@ -93,6 +95,18 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
     },
   };
   return { ruleset, model, access: published.access };
+}
+
+/**
+ * Rejections of outbound and container-to-container traffic are marked in mangle FORWARD
+ * (mirror.ts) and may leave by any interface, an internal network's bridge included: the
+ * guard then drops every marked packet, not only those to a published container's bridge.
+ * Only dockward's own rules set the mark.
+ */
+function withGlobalGuard(guard: Chain, needed: boolean, mark: number): Chain[] {
+  if (!needed) return [guard];
+  const later = { name: REJECT_LATER, rules: [rule([], { kind: 'MARK', value: mark, mask: mark }), rule([], { kind: 'ACCEPT' })] };
+  return [{ ...guard, rules: [...guard.rules, rule([{ kind: 'mark', value: mark, mask: mark }], { kind: 'DROP' }, 'reject-guard')] }, later];
 }
 
 function countRules(ruleset: Ruleset): number {
@@ -106,7 +120,6 @@ function countRules(ruleset: Ruleset): number {
 export function compile(inventory: Inventory, policy: Policy, options: CompileOptions = DEFAULT_OPTIONS, cache?: CompileCache): Compiled {
   cache?.begin(policy, new Map(inventory.networks.map((n) => [n.name, n.bridge])));
   const families = (['ipv4', 'ipv6'] as const).map((family) => compileFamily(inventory, policy, options, family, cache));
-  cache?.end();
   return {
     rulesets: families.map((f) => f.ruleset),
     notes: [...new Set(families.flatMap((f) => f.model.notes))],

@@ -15,6 +15,11 @@ export const FORWARD = `${CHAIN_PREFIX}FORWARD`;
 export const PUBLISH = `${CHAIN_PREFIX}PUBLISH`;
 /** mangle: marks a packet from a source the policy rejects, so the POSTROUTING guard can drop it if filter is gone. */
 export const REJECT_MARK = `${CHAIN_PREFIX}REJECT-MARK`;
+/**
+ * mangle: marks a rejected packet and ends mangle's part for it, so filter, later, rejects it
+ * (or the POSTROUTING guard drops it when filter is gone) — whatever mangle rules follow.
+ */
+export const REJECT_LATER = `${CHAIN_PREFIX}REJECT-LATER`;
 /** nat: masquerade for a container reaching its own published port through a host address. */
 export const HAIRPIN = `${CHAIN_PREFIX}HAIRPIN`;
 /** The operator's chain Docker has always offered: jumped to first in FORWARD, never flushed. */
@@ -40,6 +45,21 @@ export function containerChain(containerId: string): string {
 export function connectionChain(containerId: string): string {
   return hashedChain(`${CHAIN_PREFIX}K-`, containerId);
 }
+
+/** Outbound traffic of one container: forwarded elsewhere (E-), to the host itself (L-). */
+export function egressChain(containerId: string): string {
+  return hashedChain(`${CHAIN_PREFIX}E-`, containerId);
+}
+
+export function egressHostChain(containerId: string): string {
+  return hashedChain(`${CHAIN_PREFIX}L-`, containerId);
+}
+
+/** Dispatch of outbound traffic to the chain of the container that sends it. */
+export const EGRESS = `${CHAIN_PREFIX}EGRESS`;
+export const EGRESS_HOST = `${CHAIN_PREFIX}EGRESS-HOST`;
+/** filter/mangle INPUT entry: traffic to the host itself. */
+export const INPUT = `${CHAIN_PREFIX}INPUT`;
 
 /** Dispatch of direct container-to-container traffic to the chain of its destination. */
 export const CONNECT = `${CHAIN_PREFIX}CONNECT`;

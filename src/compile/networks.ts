@@ -67,7 +67,10 @@ function masquerading(b: Bridge): Rule[] {
   return [hostHairpin, ...outbound];
 }
 
-export function networkChains(bridges: readonly Bridge[], family: Family, rejectMark: number, connect: ReadonlySet<string> = new Set()): NetworkChains {
+/** How each bridge's outbound traffic is decided (see egress.ts); by default, allowed. */
+export type Outbound = (b: Bridge) => Rule[];
+
+export function networkChains(bridges: readonly Bridge[], family: Family, rejectMark: number, connect: ReadonlySet<string> = new Set(), outbound: Outbound = (b) => [fromBridge(b)]): NetworkChains {
   const guard = bridges.filter((b) => !b.internal)
     .map((b) => rule([outIf(b.iface), { kind: 'mark', value: rejectMark, mask: rejectMark }], drop, 'reject-guard'));
   return {
@@ -76,9 +79,9 @@ export function networkChains(bridges: readonly Bridge[], family: Family, reject
     natPostrouting: { name: POSTROUTING, rules: [rule([ctDnat], jump(HAIRPIN)), ...bridges.flatMap(masquerading)] },
     // Every rule for traffic into bridges comes before any outbound accept, or a packet from
     // one network to another would be accepted as the first network's outbound traffic.
-    filterForward: { name: FORWARD, rules: [...bridges.flatMap((b) => toBridge(b, filterPublished(b), connect.has(b.iface))), ...bridges.map(fromBridge)] },
+    filterForward: { name: FORWARD, rules: [...bridges.flatMap((b) => toBridge(b, filterPublished(b), connect.has(b.iface))), ...bridges.flatMap(outbound)] },
     // The same decisions again in mangle FORWARD, so ICC off, isolation and `connections`
     // hold while filter alone is wiped (see mirror.ts).
-    mangleForward: mirrorChain({ name: FORWARD, rules: [...bridges.flatMap((b) => toBridge(b, manglePublished(b), connect.has(b.iface))), ...bridges.map(fromBridge)] }),
+    mangleForward: mirrorChain({ name: FORWARD, rules: [...bridges.flatMap((b) => toBridge(b, manglePublished(b), connect.has(b.iface))), ...bridges.flatMap(outbound)] }),
   };
 }

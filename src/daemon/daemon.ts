@@ -59,6 +59,12 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
   const reader = new InventoryReader(c.docker);
   // Assigned below; the reconciler only calls onHotApply after the first apply, by then it is set.
   let watchdog: Watchdog;
+  let cleanup: NodeJS.Timeout | undefined;
+  // Deferred deletions are batched: one cleanup a couple of seconds after the last event that left some.
+  const cleanupSoon = (): void => {
+    if (cleanup) clearTimeout(cleanup);
+    cleanup = setTimeout(() => { cleanup = undefined; scheduler.trigger('cleanup'); }, 2000);
+  };
   const reconciler = new Reconciler({
     readInventory: (changed) => {
       reader.forget(changed);
@@ -68,6 +74,7 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
     onInventory: (inventory) => c.stateDir.writeInventory(inventory),
     kernel: ensureKernelState,
     onHotApply: () => watchdog.checkSoon(),
+    onDeferred: () => cleanupSoon(),
   }, c.policy.value, c.policy.hash);
   const writeStatus = () => c.stateDir.writeStatus(statusOf(reconciler, c.iptables.backend, startedAt))
     .catch((e: Error) => c.log.warn({ err: e.message }, 'cannot write status file'));
@@ -104,6 +111,7 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
     reload,
     stop() {
       clearInterval(resync);
+      if (cleanup) clearTimeout(cleanup);
       events.stop();
       watchdog.stop();
       fileWatch.stop();

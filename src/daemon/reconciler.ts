@@ -6,9 +6,7 @@
  */
 import { compile, DEFAULT_OPTIONS, type Compiled } from '../compile/index.js';
 import { CompileCache } from '../compile/cache.js';
-import { expectedLive } from '../ruleset/expected-live.js';
-import type { LiveState } from '../ruleset/parse.js';
-import { applyIncremental, applyRuleset, withoutProtocol, type ApplyResult } from '../dataplane/apply.js';
+import { applyIncremental, applyRuleset, assumedAfter, withoutProtocol, type ApplyResult, type Assumed } from '../dataplane/apply.js';
 import type { Conntrack } from '../dataplane/conntrack.js';
 import type { KernelState } from '../dataplane/kernel.js';
 import { RestoreError, type Iptables } from '../dataplane/iptables.js';
@@ -63,6 +61,8 @@ export interface ReconcilerDeps {
   readonly onInventory?: (inventory: Inventory) => Promise<void>;
   /** Called after an apply planned against the assumed live state: verify soon, off the hot path. */
   readonly onHotApply?: () => void;
+  /** Called when a hot apply left deletions for later: a cleanup reconcile is due (off the hot path). */
+  readonly onDeferred?: () => void;
   /** Checks and sets the kernel settings the rules need (dataplane/kernel.ts); absent in unit tests. */
   readonly kernel?: (bridges: readonly string[]) => Promise<KernelState>;
   readonly now?: () => number;
@@ -73,7 +73,7 @@ export class Reconciler {
   private readonly now: () => number;
   private lastInventory: Inventory | undefined;
   /** Per family, what the last apply left in force (for planning the hot path) and the protocols the kernel refused. */
-  private readonly applied = new Map<Family, { live: LiveState; skipped: readonly string[] }>();
+  private readonly applied = new Map<Family, { assumed: Assumed; skipped: readonly string[] }>();
   private readonly cache = new CompileCache();
   /** Per binding key, from the last apply: its access fingerprint, and where it led. */
   private access = new Map<string, string>();
@@ -158,17 +158,22 @@ export class Reconciler {
     const last = this.applied.get(ruleset.family);
     const desired = last ? last.skipped.reduce(withoutProtocol, ruleset) : ruleset;
     const hot = last !== undefined && reasons.length > 0 && reasons.every((r) => r.startsWith('docker:'));
-    let result: ApplyResult | undefined;
     if (hot) {
-      result = await applyIncremental(this.deps.iptables, desired, last.live, this.now).catch((error: Error) => {
+      const fast = await applyIncremental(this.deps.iptables, desired, last.assumed, this.now).catch((error: Error) => {
         this.deps.log.warn({ family: ruleset.family, err: error.message }, 'live rules were not as last applied; applying in full');
         return undefined;
       });
-      if (result?.changes.length) this.deps.onHotApply?.();
+      if (fast) {
+        if (fast.changes.length > 0) this.deps.onHotApply?.();
+        // Deletions were left out of the hot path (emptied chains, stale dispatch lines): clean up soon.
+        if (fast.deferred) this.deps.onDeferred?.();
+        this.applied.set(ruleset.family, { assumed: assumedAfter(fast.applied, fast.live), skipped: last.skipped });
+        return this.logApply(ruleset, reasons, fast);
+      }
     }
-    result ??= await applyRuleset(this.deps.iptables, ruleset, this.now);
+    const result = await applyRuleset(this.deps.iptables, ruleset, this.now);
     const skipped = result.skipped.length > 0 ? result.skipped : last?.skipped ?? [];
-    this.applied.set(ruleset.family, { live: expectedLive(result.applied), skipped });
+    this.applied.set(ruleset.family, { assumed: assumedAfter(result.applied), skipped });
     return this.logApply(ruleset, reasons, result);
   }
 

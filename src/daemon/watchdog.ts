@@ -60,7 +60,7 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
   const readBack = (): void => {
     if (readbackBusy || !idle()) return;
     readbackBusy = true;
-    Promise.all(o.desired().map((r) => liveDrift(o.iptables, r))).then((found) => {
+    Promise.all(o.desired().map((r) => liveDrift(o.iptables, r, true))).then((found) => {
       const changes = found.flat().map((c) => `${c.kind} ${c.table}/${c.chain}`);
       if (changes.length === 0 || !idle()) return;
       o.log.warn({ found: changes }, 'live rules differ from the desired ones; repairing');

@@ -5,7 +5,8 @@
  */
 import { parseSave, type LiveState } from '../ruleset/parse.js';
 import { planFlush, planRestore, type Change } from '../ruleset/plan.js';
-import type { Family, Rule, Ruleset, Tables } from '../ruleset/types.js';
+import type { Chain, Family, Rule, Ruleset, Tables } from '../ruleset/types.js';
+import { advanceLive, expectedLive } from '../ruleset/expected-live.js';
 import { RestoreError, type Iptables } from './iptables.js';
 
 export interface ApplyResult {
@@ -27,8 +28,13 @@ export class VerifyError extends Error {
   }
 }
 
-export async function liveDrift(ipt: Iptables, desired: Ruleset): Promise<readonly Change[]> {
-  return planRestore(desired, parseSave(await ipt.save(desired.family))).changes;
+/**
+ * What differs between the live rules and the desired ones. `tolerateDeferred`: leftovers
+ * a hot apply left for its cleanup (emptied chains, stale lines of set chains that lead to
+ * them) are not drift.
+ */
+export async function liveDrift(ipt: Iptables, desired: Ruleset, tolerateDeferred = false): Promise<readonly Change[]> {
+  return planRestore(desired, parseSave(await ipt.save(desired.family)), { deferDeletes: tolerateDeferred }).changes;
 }
 
 /** Protocols the rest of the ruleset can do without when the kernel lacks their match module. */
@@ -52,7 +58,7 @@ export function withoutProtocol(ruleset: Ruleset, protocol: string): Ruleset {
  * Apply, and when the kernel refuses the rules of an optional protocol (no SCTP module),
  * apply again without them: that protocol's publications fail alone, never the whole load.
  */
-export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => number = Date.now): Promise<ApplyResult> {
+export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => number = Date.now, options = { verify: true }): Promise<ApplyResult> {
   const started = now();
   const skipped: string[] = [];
   let ruleset = desired;
@@ -67,7 +73,7 @@ export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => n
       ruleset = withoutProtocol(ruleset, protocol);
       continue;
     }
-    if (plan.text !== '') {
+    if (plan.text !== '' && options.verify) {
       const remaining = await liveDrift(ipt, ruleset);
       if (remaining.length > 0) throw new VerifyError(ruleset.family, remaining);
     }
@@ -81,11 +87,27 @@ export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => n
  * all. Verification is the caller's to schedule off this path; a restore that fails
  * (the live state was not what was assumed) is the caller's cue for a full apply.
  */
-export async function applyIncremental(ipt: Iptables, desired: Ruleset, assumed: LiveState, now: () => number = Date.now): Promise<ApplyResult> {
+export async function applyIncremental(ipt: Iptables, desired: Ruleset, assumed: Assumed, now: () => number = Date.now): Promise<ApplyResult & { live: LiveState; deferred: boolean }> {
   const started = now();
-  const plan = planRestore(desired, assumed);
+  const plan = planRestore(desired, assumed.live, { unchanged: assumed.chains, deferDeletes: true });
   if (plan.text !== '') await ipt.restore(desired.family, plan.text);
-  return { family: desired.family, applied: desired, skipped: [], changes: plan.changes, restoreBytes: plan.text.length, durationMs: now() - started };
+  const live = advanceLive(assumed.live, desired, plan.changes);
+  return {
+    family: desired.family, applied: desired, skipped: [], changes: plan.changes, restoreBytes: plan.text.length,
+    durationMs: now() - started, live, deferred: plan.deferred === true,
+  };
+}
+
+/** What the last apply left in force, as planning needs it: the live state and the chain objects that are in it. */
+export interface Assumed {
+  readonly live: LiveState;
+  readonly chains: ReadonlySet<Chain>;
+}
+
+export function assumedAfter(applied: Ruleset, live: LiveState = expectedLive(applied)): Assumed {
+  const chains = new Set<Chain>();
+  for (const table of Object.values(applied.tables)) for (const chain of table.chains) chains.add(chain);
+  return { live, chains };
 }
 
 export async function flushFamily(ipt: Iptables, family: Family): Promise<readonly Change[]> {

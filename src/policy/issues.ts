@@ -126,6 +126,7 @@ function isTypeMismatch(branch: readonly core.$ZodIssue[]): boolean {
 }
 
 function unionMessage(iss: core.$ZodIssueInvalidUnion): string {
+  if (iss.input === undefined) return 'is required';
   const expected = iss.errors.flatMap((branch) => {
     const first = branch[0];
     return first?.code === 'invalid_type' ? [NOUNS[first.expected] ?? first.expected] : [];

@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { BUILTIN_DEFAULT } from './default.js';
 import { describeValue, fromZodIssues, zodMessage } from './issues.js';
-import { type ConnectionFile, type PolicyFile, type RuleFile, type SourceEntry, type ZoneFile, policyFileSchema } from './schema.js';
-import type { AccessRule, ConnectionRule, NetworkOverride, Policy, PolicyIssue, SourceMatch } from './types.js';
+import { type ConnectionFile, type EgressFile, type PolicyFile, type RuleFile, type SourceEntry, type ZoneFile, policyFileSchema } from './schema.js';
+import type { AccessRule, ConnectionRule, EgressRule, NetworkOverride, Policy, PolicyIssue, SourceMatch } from './types.js';
 
 export const DEFAULT_POLICY_PATH = '/etc/dockward/policy.yaml';
 
@@ -115,8 +115,9 @@ function isPlainMap(value: unknown): value is Record<string, unknown> {
 function normalise(file: PolicyFile, origin: string): Policy {
   return withoutUndefined({
     version: 1,
-    defaults: { published: file.defaults.published },
+    defaults: withoutUndefined({ published: file.defaults.published, outbound: file.defaults.outbound }),
     rules: file.rules.map((rule, index) => toAccessRule(rule, index, file.zones)),
+    egress: file.egress?.map((rule, index) => toEgressRule(rule, index, file.zones)),
     networks: file.networks && networkOverrides(file.networks),
     connections: file.connections?.map(toConnection),
     origin,
@@ -128,6 +129,12 @@ function networkOverrides(networks: NonNullable<PolicyFile['networks']>): Networ
   const all = Object.entries(networks).map(([pattern, o]) => ({ pattern, icc: o.icc }));
   const isGlob = (o: NetworkOverride) => /[*?]/.test(o.pattern);
   return [...all.filter((o) => !isGlob(o)), ...all.filter(isGlob)];
+}
+
+function toEgressRule(rule: EgressFile, index: number, zones: PolicyFile['zones']): EgressRule {
+  const to = rule.to === undefined ? [ANY] : rule.to.flatMap((entry) => sourceMatches(entry, zones));
+  const { name, containers, ports, action } = rule;
+  return withoutUndefined({ index, name, containers, to, ports, action });
 }
 
 function toConnection(rule: ConnectionFile, index: number): ConnectionRule {

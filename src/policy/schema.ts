@@ -30,16 +30,18 @@ export function policyFileSchema(zoneNames: readonly string[]) {
   return strictMap({
     version: z.literal(1, { error: (iss) => (iss.input === undefined ? 'is required and must be 1' : undefined) }),
     zones: zones.default({}),
-    defaults: strictMap({ published: z.enum(ACTIONS).default('allow') }).default({ published: 'allow' }),
+    defaults: strictMap({ published: z.enum(ACTIONS).default('allow'), outbound: z.enum(ACTIONS).optional() }).default({ published: 'allow' }),
     rules: z.array(rule(zoneNames)).default([]),
     networks: networks.optional(),
     connections: z.array(connection).optional(),
+    egress: z.array(egressRule(zoneNames)).optional(),
   });
 }
 
 export type PolicyFile = z.output<ReturnType<typeof policyFileSchema>>;
 export type ZoneFile = PolicyFile['zones'][string];
 export type RuleFile = PolicyFile['rules'][number];
+export type EgressFile = NonNullable<PolicyFile['egress']>[number];
 export type ConnectionFile = NonNullable<PolicyFile['connections']>[number];
 
 /** A leaf whose check and normalisation is one of the policy parsers. */
@@ -157,6 +159,23 @@ const networks = z.record(z.string(), networkOverride).superRefine(
   },
   { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
 );
+
+/** Outbound rules: which containers, to which destinations (`to` omitted = anywhere), which ports. */
+function egressRule(zoneNames: readonly string[]) {
+  return strictMap({
+    name: checked(z.string(), safeName('rule name')).optional(),
+    containers: containers.optional(),
+    to: list(checked(z.string(), (text) => parseDestinationEntry(text, zoneNames))).optional(),
+    ports: list(port).optional(),
+    action: z.enum(ACTIONS).default('allow'),
+  });
+}
+
+/** "any", "zone:NAME", an address or a CIDR: a source entry without network:NAME, which names senders, not places. */
+export function parseDestinationEntry(text: string, zoneNames: readonly string[]): Checked<SourceEntry> {
+  if (text.startsWith('network:')) return fail(`${quote(text)}: a destination is "any", zone:NAME, an address or a CIDR`);
+  return parseSourceEntry(text, zoneNames);
+}
 
 /** Docker's own rule for network names. */
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;

@@ -79,9 +79,31 @@ export interface ConnectionRule {
   readonly action: Action;
 }
 
+/**
+ * Outbound traffic a container opens to something that is neither a container nor
+ * dockward's business otherwise: other hosts, and the host itself. Destinations are
+ * SourceMatch values read the other way round: `cidr` is the destination block, `iface`
+ * the OUTBOUND interface (never matches traffic to the host itself).
+ */
+export interface EgressRule {
+  /** 0-based position in the file's `egress`. */
+  readonly index: number;
+  readonly name?: string;
+  /** Undefined = every container. */
+  readonly containers?: readonly Selector[];
+  /** Any of these destinations; `any` is a single empty match. */
+  readonly to: readonly SourceMatch[];
+  /** Destination ports; undefined = any. */
+  readonly ports?: readonly PortRange[];
+  readonly action: Action;
+}
+
 export interface Policy {
   readonly version: 1;
-  readonly defaults: { readonly published: Action };
+  /** `outbound` absent = allow, as Docker does. */
+  readonly defaults: { readonly published: Action; readonly outbound?: Action };
+  /** Absent = none. */
+  readonly egress?: readonly EgressRule[];
   readonly rules: readonly AccessRule[];
   /** ICC overrides, most specific first (exact names, then globs in file order); absent = every network as Docker says. */
   readonly networks?: readonly NetworkOverride[];

@@ -5,13 +5,28 @@
  * keeps the hot path (an event about one container) free of the save exec; a read-back
  * soon after, off that path, checks the assumption.
  */
-import type { LiveState, LiveTable } from './parse.js';
+import type { LiveChain, LiveState, LiveTable } from './parse.js';
+import type { Change } from './plan.js';
 import { hookTag } from './hash.js';
 import { renderChain, ruleLine } from './render.js';
-import { TABLE_ORDER, type Ruleset } from './types.js';
+import { TABLE_ORDER, type Chain, type Hook, type Ruleset, type TableName } from './types.js';
 
 function words(line: string, chain: string): string {
   return line.slice(`-A ${chain} `.length);
+}
+
+function liveChain(chain: Chain): LiveChain {
+  const { tags, lines } = renderChain(chain);
+  return { name: chain.name, rules: lines.map((line, i) => ({ text: words(line, chain.name), tag: tags[i]! })) };
+}
+
+function placeHooks(live: LiveTable, table: TableName, hooks: readonly Hook[], builtins: ReadonlySet<string>): void {
+  for (const builtin of builtins) live.set(builtin, { name: builtin, policy: 'ACCEPT', rules: [] });
+  for (const hook of hooks) {
+    if (!builtins.has(hook.builtin)) continue;
+    const tag = hookTag(table, hook.builtin, hook.rule);
+    live.get(hook.builtin)!.rules.push({ text: words(ruleLine('-A', hook.builtin, hook.rule, tag), hook.builtin), tag });
+  }
 }
 
 export function expectedLive(ruleset: Ruleset): LiveState {
@@ -20,17 +35,46 @@ export function expectedLive(ruleset: Ruleset): LiveState {
     const table = ruleset.tables[name];
     const live: LiveTable = new Map();
     for (const chain of table.ensure ?? []) live.set(chain, { name: chain, rules: [] });
-    for (const chain of table.chains) {
-      const { tags, lines } = renderChain(chain);
-      live.set(chain.name, { name: chain.name, rules: lines.map((line, i) => ({ text: words(line, chain.name), tag: tags[i]! })) });
-    }
-    for (const hook of table.hooks) {
-      const builtin = live.get(hook.builtin) ?? { name: hook.builtin, policy: 'ACCEPT', rules: [] };
-      const tag = hookTag(name, hook.builtin, hook.rule);
-      builtin.rules.push({ text: words(ruleLine('-A', hook.builtin, hook.rule, tag), hook.builtin), tag });
-      live.set(hook.builtin, builtin);
-    }
+    for (const chain of table.chains) live.set(chain.name, liveChain(chain));
+    placeHooks(live, name, table.hooks, new Set(table.hooks.map((h) => h.builtin)));
     state.set(name, live);
   }
   return state;
+}
+
+/**
+ * The expected state after a plan was restored: the previous one with the planned changes
+ * applied, in place. Costs what changed, not what exists (the hot path after an event).
+ */
+export function advanceLive(live: LiveState, desired: Ruleset, changes: readonly Change[]): LiveState {
+  const byName = new Map<string, Chain>();
+  const chainOf = (table: TableName, name: string): Chain | undefined => {
+    if (byName.size === 0) for (const t of TABLE_ORDER) for (const c of desired.tables[t].chains) byName.set(`${t}/${c.name}`, c);
+    return byName.get(`${table}/${name}`);
+  };
+  for (const change of changes) {
+    const table = live.get(change.table) ?? new Map<string, LiveChain>();
+    live.set(change.table, table);
+    if (change.kind === 'write-chain' || change.kind === 'edit-chain') {
+      const chain = chainOf(change.table, change.chain);
+      if (chain) table.set(change.chain, liveChain(chain));
+    } else if (change.kind === 'append-chain') {
+      const chain = chainOf(change.table, change.chain);
+      const old = table.get(change.chain)?.rules ?? [];
+      const present = new Set(old.map((r) => r.tag));
+      if (chain) table.set(change.chain, { name: change.chain, rules: [...old, ...liveChain(chain).rules.filter((r) => !present.has(r.tag))] });
+    } else if (change.kind === 'flush-chain') {
+      table.set(change.chain, { name: change.chain, rules: [] });
+    } else if (change.kind === 'delete-chain') {
+      table.delete(change.chain);
+    } else if (change.kind === 'create-chain') {
+      table.set(change.chain, { name: change.chain, rules: [] });
+    } else if (change.kind === 'place-hook') {
+      placeHooks(table, change.table, desired.tables[change.table].hooks, new Set([change.chain]));
+    } else {
+      // Taking over from Docker edits rules this model does not track: start afresh from the desired state.
+      return expectedLive(desired);
+    }
+  }
+  return live;
 }

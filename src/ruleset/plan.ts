@@ -10,10 +10,10 @@ import { hookTag } from './hash.js';
 import type { LiveChain, LiveState, LiveTable } from './parse.js';
 import { renderChain, ruleLine, type RenderedChain } from './render.js';
 import { dockerLeftovers } from './takeover.js';
-import { TABLE_ORDER, type Hook, type Ruleset, type Table, type TableName } from './types.js';
+import { TABLE_ORDER, type Chain, type Hook, type Ruleset, type Table, type TableName } from './types.js';
 
 export type Change =
-  | { readonly kind: 'write-chain' | 'edit-chain' | 'delete-chain' | 'create-chain'; readonly table: TableName; readonly chain: string }
+  | { readonly kind: 'write-chain' | 'edit-chain' | 'append-chain' | 'delete-chain' | 'flush-chain' | 'create-chain'; readonly table: TableName; readonly chain: string }
   | { readonly kind: 'place-hook'; readonly table: TableName; readonly chain: string }
   | { readonly kind: 'take-over'; readonly table: TableName; readonly chain: string };
 
@@ -21,6 +21,8 @@ export interface Plan {
   /** iptables-restore --noflush input; empty when nothing differs. */
   readonly text: string;
   readonly changes: readonly Change[];
+  /** Deletions left for later (PlanOptions.deferDeletes): a cleanup apply is due. */
+  readonly deferred?: boolean;
 }
 
 const EMPTY: LiveTable = new Map();
@@ -61,7 +63,22 @@ function byBuiltin(hooks: readonly Hook[]): Map<string, Hook[]> {
   return groups;
 }
 
-function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes: Change[]): string[] {
+export interface PlanOptions {
+  /**
+   * Chains known to be live exactly as desired (the hot path passes the chain objects of the
+   * last applied ruleset): skipped without comparing their rules.
+   */
+  readonly unchanged?: ReadonlySet<Chain>;
+  /**
+   * Leave deletions for a later cleanup: a chain no longer wanted is flushed (its rules stop
+   * at once) instead of deleted, and stale lines of set chains stay (they lead to emptied
+   * chains, which return). On nft a rule or chain deletion makes iptables-restore fetch the
+   * whole table first; a container stop on the hot path then costs what a start does.
+   */
+  readonly deferDeletes?: boolean;
+}
+
+function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes: Change[], options: PlanOptions, flags: { deferred: boolean }): string[] {
   const desired = ruleset.tables[name];
   const live = state.get(name) ?? EMPTY;
   const declare: string[] = [];
@@ -74,13 +91,21 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
   }
   const edits: string[] = [];
   for (const chain of desired.chains) {
+    if (options.unchanged?.has(chain)) continue;
     const rendered = renderChain(chain);
     const current = live.get(chain.name);
     if (chain.unordered && current) {
       const lines = setEdits(chain.name, rendered, current);
-      if (lines.length > 0) changes.push({ kind: 'edit-chain', table: name, chain: chain.name });
-      edits.push(...lines.filter((l) => l.startsWith('-D')));
-      body.push(...lines.filter((l) => l.startsWith('-A')));
+      const deletes = lines.filter((l) => l.startsWith('-D'));
+      const appends = lines.filter((l) => l.startsWith('-A'));
+      if (options.deferDeletes && deletes.length > 0) flags.deferred = true;
+      if (options.deferDeletes) {
+        if (appends.length > 0) changes.push({ kind: 'append-chain', table: name, chain: chain.name });
+      } else if (lines.length > 0) {
+        changes.push({ kind: 'edit-chain', table: name, chain: chain.name });
+        edits.push(...deletes);
+      }
+      body.push(...appends);
       continue;
     }
     if (sameTags(current, rendered.tags)) continue;
@@ -89,7 +114,15 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
     changes.push({ kind: 'write-chain', table: name, chain: chain.name });
   }
   const leftovers = dockerLeftovers(name, state, ruleset.dockerBridges ?? []);
-  const stale = [...[...live.keys()].filter((c) => isOwnedChain(c) && !wanted.has(c)).sort(), ...leftovers.chains];
+  const unwanted = [...live.keys()].filter((c) => isOwnedChain(c) && !wanted.has(c)).sort();
+  if (options.deferDeletes) {
+    for (const chain of unwanted.filter((c) => (live.get(c)?.rules.length ?? 0) > 0)) {
+      edits.push(`-F ${chain}`);
+      changes.push({ kind: 'flush-chain', table: name, chain });
+    }
+    if (unwanted.length > 0) flags.deferred = true;
+  }
+  const stale = [...(options.deferDeletes ? [] : unwanted), ...leftovers.chains];
   for (const chain of stale) {
     declare.push(`:${chain} - [0:0]`);
     changes.push({ kind: isOwnedChain(chain) ? 'delete-chain' : 'take-over', table: name, chain });
@@ -114,10 +147,11 @@ function hookLines(name: TableName, desired: Table, live: LiveTable, changes: Ch
   return lines;
 }
 
-export function planRestore(desired: Ruleset, live: LiveState): Plan {
+export function planRestore(desired: Ruleset, live: LiveState, options: PlanOptions = {}): Plan {
   const changes: Change[] = [];
-  const lines = TABLE_ORDER.flatMap((t) => tablePlan(t, desired, live, changes));
-  return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', changes };
+  const flags = { deferred: false };
+  const lines = TABLE_ORDER.flatMap((t) => tablePlan(t, desired, live, changes, options, flags));
+  return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', changes, ...(flags.deferred ? { deferred: true } : {}) };
 }
 
 /** The whole ruleset as restore text, as if nothing were live: what `plan` shows and golden files hold. */

@@ -11,13 +11,15 @@ export type TableName = 'raw' | 'mangle' | 'filter' | 'nat';
 export const TABLE_ORDER: readonly TableName[] = ['raw', 'mangle', 'filter', 'nat'];
 
 export type L4Protocol = 'tcp' | 'udp' | 'sctp';
+/** ICMP as iptables-save names it in each family. */
+export type IcmpProtocol = 'icmp' | 'ipv6-icmp';
 
 export type Match =
   | { readonly kind: 'source'; readonly cidr: string; readonly negate?: boolean }
   | { readonly kind: 'destination'; readonly cidr: string; readonly negate?: boolean }
   | { readonly kind: 'in'; readonly iface: string; readonly negate?: boolean }
   | { readonly kind: 'out'; readonly iface: string; readonly negate?: boolean }
-  | { readonly kind: 'protocol'; readonly protocol: L4Protocol }
+  | { readonly kind: 'protocol'; readonly protocol: L4Protocol | IcmpProtocol }
   /** `-m tcp --dport A[:B]`; needs a preceding protocol match of the same protocol. */
   | { readonly kind: 'dport'; readonly protocol: L4Protocol; readonly from: number; readonly to: number }
   | { readonly kind: 'addrtype'; readonly dir: 'src' | 'dst'; readonly type: 'LOCAL'; readonly negate?: boolean }

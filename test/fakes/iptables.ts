@@ -1,7 +1,7 @@
 /**
  * An in-memory stand-in for iptables-restore/-save (one family), behind the same Iptables
  * seam as the real programs. It applies restore text the way `--noflush` does (declaring a
- * chain creates or flushes it, -A, -I N, -D by exact text, -X), commits table by table,
+ * chain creates or flushes it, -A, -I N, -D by exact text, -F, -X), commits table by table,
  * and can be told to fail, or be wiped, as other programs on a host would.
  */
 import type { Iptables } from '../../src/dataplane/iptables.js';
@@ -76,7 +76,8 @@ export class FakeIptables implements Iptables {
       const at = rules.indexOf(rest.join(' '));
       if (at < 0) throw new RestoreError(family, 1, `no such rule: ${line}`, undefined, '');
       rules.splice(at, 1);
-    } else if (verb === '-X') t.delete(chain);
+    } else if (verb === '-F') this.chain(t, chain, family, text).splice(0);
+    else if (verb === '-X') t.delete(chain);
   }
 
   private chain(t: Map<string, string[]>, name: string, family: Family, text: string): string[] {
@@ -88,6 +89,11 @@ export class FakeIptables implements Iptables {
   async listChain(family: Family, table: TableName, chain: string): Promise<string | undefined> {
     const rules = this.tablesOf(family).get(table)?.get(chain);
     return rules ? rules.map((r) => `-A ${chain} ${r}`).join('\n') : undefined;
+  }
+
+  /** What `nft flush ruleset` does to iptables-nft: every table gone. */
+  wipe(): void {
+    this.families.clear();
   }
 
   /** What `iptables -t TABLE -F` does: empty every chain of the table. */

@@ -29,7 +29,7 @@ function alive(pid: number): boolean {
 async function driftOf(request: Request, status: StatusRecord): Promise<string[]> {
   const ipt = await iptablesOf({ ...request, backend: status.backend === 'legacy' ? 'legacy' : 'nft' });
   const found: Change[] = [];
-  for (const ruleset of status.desired) found.push(...await liveDrift(ipt, ruleset));
+  for (const ruleset of status.desired) found.push(...await liveDrift(ipt, ruleset, true));
   return found.map((c) => `${c.kind} ${c.table}/${c.chain}`);
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { changedContainers, Reconciler } from '../../../src/daemon/reconciler.js';
+import { containerChain } from '../../../src/compile/names.js';
 import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
 import type { Inventory } from '../../../src/inventory/types.js';
 import type { Conntrack, Flow } from '../../../src/dataplane/conntrack.js';
@@ -144,14 +145,28 @@ describe('the hot path after a Docker event', () => {
     expect(hot.match(/^-A DOCKWARD-HAIRPIN /gm)).toHaveLength(1);
   });
 
-  it('falls back to reading the live rules when they are not as last applied', async () => {
+  it('falls back to reading the live rules when a hot restore fails (they were not as last applied)', async () => {
     const ipt = new FakeIptables();
-    const r = new Reconciler({ readInventory: docker(two, withWeb), iptables: ipt, log }, BUILTIN_DEFAULT);
+    const r = new Reconciler({ readInventory: docker(withWeb, two), iptables: ipt, log }, BUILTIN_DEFAULT);
     await r.reconcile(['start']);
-    ipt.flushTable('nat');
-    expect(await r.reconcile([`docker:container:die:${id(2)}`])).toBe(true);
+    ipt.wipe();
+    expect(await r.reconcile([`docker:container:start:${id(2)}`])).toBe(true);
     const live = await ipt.save('ipv4');
     expect(live).toContain('172.17.0.2:443');
-    expect(live).not.toContain('172.17.0.3:80');
+    expect(live).toContain('172.17.0.3:80');
+  });
+
+  it('on a stop, empties the container\'s chains at once and leaves their deletion to a cleanup', async () => {
+    const ipt = new FakeIptables();
+    let cleanups = 0;
+    const r = new Reconciler({ readInventory: docker(two, withWeb, withWeb), iptables: ipt, log, onDeferred: () => { cleanups++; } }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    await r.reconcile([`docker:container:die:${id(2)}`]);
+    expect(cleanups).toBe(1);
+    expect(await ipt.save('ipv4')).not.toContain('172.17.0.3:80');
+    expect(ipt.chains('nat').has(containerChain(id(2)))).toBe(true);
+    await r.reconcile(['cleanup']);
+    expect(ipt.chains('nat').has(containerChain(id(2)))).toBe(false);
+    expect(await ipt.save('ipv4')).not.toContain('172.17.0.3');
   });
 });

@@ -57,7 +57,7 @@ describe('explain --from', () => {
     const e = ask('web', '198.51.100.2@ext0');
     const answers = e.bindings.map((b) => {
       const { path: _path, notTraced: _operators, ...answer } = b.answer!;
-      return { port: b.hostPort, ...answer };
+      return answer;
     });
     expect(answers).toMatchInlineSnapshot(`
       [

@@ -222,7 +222,7 @@ rules:
 
   it('names an unknown key at the top level, with the keys it knows', () => {
     expect(problems('version: 1\npolicy: strict\n')).toEqual([
-      'policy.yaml: unknown key "policy" (known keys: version, zones, defaults, rules)',
+      expect.stringMatching(/^policy\.yaml: unknown key "policy" \(known keys: version, zones, defaults, rules, .*\)$/),
     ]);
   });
 
@@ -254,7 +254,7 @@ rules:
 
   it('does not let a "__proto__" key slip past the unknown-key check', () => {
     expect(problems('version: 1\n__proto__: { rules: [] }\n')).toEqual([
-      'policy.yaml: unknown key "__proto__" (known keys: version, zones, defaults, rules)',
+      expect.stringMatching(/^policy\.yaml: unknown key "__proto__" \(known keys: version, zones, defaults, rules, .*\)$/),
     ]);
   });
 

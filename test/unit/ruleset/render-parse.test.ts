@@ -21,6 +21,23 @@ rules:
   - { containerPorts: ["8443/tcp"], from: [10.0.0.0/8], action: deny }
 `);
 
+/** A policy using every key, so every match and target kind the compiler writes is rendered. */
+const WHOLE = policy(`
+version: 1
+zones:
+  uplink: { interfaces: [eth0] }
+  v6: { sources: ["2001:db8::/32"] }
+networks: { "net*": { icc: deny } }
+defaults: { published: reject, outbound: reject }
+rules:
+  - { ports: [443], from: [zone:uplink, 192.0.2.7, zone:v6] }
+connections:
+  - { from: c1, to: c3, ports: [5432/tcp] }
+  - { from: c2, to: c3, action: reject }
+egress:
+  - { to: [zone:uplink, zone:v6], ports: [443/tcp, "53/udp"] }
+`);
+
 function canonical(rule: Rule): Rule {
   return { ...rule, matches: canonicalMatches(rule.matches) };
 }
@@ -39,6 +56,24 @@ describe('render and parse are inverses', () => {
       }
     });
   }
+
+  it('every rendered rule of the whole policy (connections, egress, ICC, IPv6) parses back to the same rule, both families', () => {
+    const dual = network(4, { subnets: [{ family: 'ipv4', cidr: '172.20.0.0/16' }, { family: 'ipv6', cidr: 'fd00:4::/64' }] });
+    const whole = inventory([bridge, app, dual], [
+      container(1, bridge, [tcp(443)]),
+      container(2, app, [tcp(8443)]),
+      container(3, dual, [], { endpoints: [{ networkId: dual.id, networkName: dual.name, ipv4: '172.20.0.4', ipv6: 'fd00:4::4' }] }),
+    ]);
+    for (const ruleset of compile(whole, WHOLE).rulesets) {
+      for (const table of TABLE_ORDER) {
+        for (const chain of ruleset.tables[table].chains) {
+          chainLines(chain).forEach((line, i) => {
+            expect(parseRule(line.slice(`-A ${chain.name} `.length))).toEqual(canonical(chain.rules[i]!));
+          });
+        }
+      }
+    }
+  });
 
   it('reads tags, chains and policies from iptables-save output', () => {
     const saved = [

@@ -1,0 +1,89 @@
+/**
+ * Outbound traffic with real servers: `defaults.outbound: deny` and egress rules that
+ * allow one destination on a client link and one service on the host itself. Refusals
+ * hold with filter or mangle wiped alone; replies to inbound traffic always pass.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
+import type { ClientServer } from '../../src/lab/index.js';
+import { dockward, scratch } from './dockward.js';
+
+const CLIENT = LAB_ADDR.external.client;
+const CLIENT2 = LAB_ADDR.external.client2;
+let gateway: string;
+
+const policy = () => `version: 1
+zones:
+  uplink: { interfaces: [${LAB_ADDR.external.hostIf}] }
+defaults: { outbound: deny }
+egress:
+  - { name: api, containers: app, to: [${CLIENT}/32], ports: [8000/tcp] }
+  - { name: resolver, containers: app, to: [${gateway}], ports: [8002/tcp] }
+  - { name: smtp, containers: app, to: [zone:uplink], ports: [8001/tcp], action: reject }
+`;
+
+let lab: Lab;
+const files = scratch();
+const servers: ClientServer[] = [];
+
+async function apply(): Promise<void> {
+  const result = await dockward(lab, ['apply', '--policy', files.policy('policy.yaml', policy())]);
+  expect(result.stderr).toBe('');
+  expect(result.exitCode).toBe(0);
+}
+
+/** What app and idle see of the servers: [allowed, other port, other address, host allowed, host other, idle → allowed]. */
+async function observed() {
+  const get = (who: string, url: string) => lab.http({ container: who }, url);
+  return Promise.all([
+    get('app', `http://${CLIENT}:8000/`),
+    get('app', `http://${CLIENT}:8001/`),
+    get('app', `http://${CLIENT2}:8000/`),
+    get('app', `http://${gateway}:8002/`),
+    get('app', `http://${gateway}:8003/`),
+    get('idle', `http://${CLIENT}:8000/`),
+  ]);
+}
+
+const EXPECTED = [expect.any(String), null, null, expect.any(String), null, null];
+
+beforeAll(async () => {
+  lab = await startLab();
+  await Promise.all([lab.runHttp('app', { publish: ['8080:80'] }), lab.runHttp('idle')]);
+  gateway = (await lab.docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'bridge'])) || '172.17.0.1';
+  for (const port of [8000, 8001]) servers.push(await lab.serveHttpInClient('external', port));
+  for (const port of [8002, 8003]) servers.push(await lab.serveHttpInClient(lab.hostNs, port));
+});
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+  await lab?.stop();
+  files.cleanup();
+});
+
+describe('outbound traffic', () => {
+  it('without egress rules, containers reach everything (control)', async () => {
+    expect((await dockward(lab, ['apply'])).exitCode).toBe(0);
+    expect(await observed()).toEqual(Array(6).fill(expect.any(String)));
+  });
+
+  it('outbound deny: app reaches only the allowed destination and host service; idle reaches nothing', async () => {
+    await apply();
+    expect(await observed()).toEqual(EXPECTED);
+    expect(await lab.tcpReset({ container: 'app' }, CLIENT, 8001), 'a reject rule answers with a reset').toBe('reset');
+  });
+
+  it('replies to inbound traffic pass: the published port still answers from outside', async () => {
+    await apply();
+    expect(await lab.http('external', `http://${LAB_ADDR.external.host}:8080/`)).toBe('app');
+  });
+
+  for (const table of ['mangle', 'filter']) {
+    it(`keeps refused destinations refused with ${table} wiped`, async () => {
+      await apply();
+      await lab.inHost('iptables', ['-t', table, '-F']);
+      const seen = await observed();
+      expect(seen.map((s) => s !== null)).toEqual([true, false, false, true, false, false]);
+    });
+  }
+});

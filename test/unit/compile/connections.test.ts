@@ -1,0 +1,69 @@
+/** ICC per network from the policy, and `connections:` across and within networks. */
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../../src/compile/index.js';
+import { connectionChain } from '../../../src/compile/names.js';
+import type { Inventory } from '../../../src/inventory/types.js';
+import type { Policy } from '../../../src/policy/types.js';
+import { renderRuleset } from '../../../src/ruleset/plan.js';
+import { container, inventory, network, policy } from '../../helpers/fixtures.js';
+
+const front = network(2);
+const back = network(3);
+const app = container(1, front, []);
+const db = container(2, back, []);
+const worker = container(3, back, []);
+const inv = inventory([front, back], [app, db, worker]);
+
+function chain(inv: Inventory, pol: Policy, table: string, name: string): string[] {
+  const text = renderRuleset(compile(inv, pol).rulesets[0]!);
+  const block = text.split(`*${table}\n`)[1]?.split('COMMIT')[0] ?? '';
+  return block.split('\n').filter((l) => l.startsWith(`-A ${name} `)).map((l) => l.replace(/ -m comment --comment "[^"]*"/, '').slice(`-A ${name} `.length));
+}
+
+describe('networks: ICC', () => {
+  it('overrides enable_icc per network, exact names before globs', () => {
+    const pol = policy(`version: 1\nnetworks:\n  "net*": { icc: deny }\n  ${front.name}: { icc: allow }\n`);
+    const forward = chain(inv, pol, 'filter', 'DOCKWARD-FORWARD');
+    expect(forward).toContain(`-i ${front.bridge} -o ${front.bridge} -j ACCEPT`);
+    expect(forward).toContain(`-i ${back.bridge} -o ${back.bridge} -j DROP`);
+    expect(chain(inv, pol, 'mangle', 'DOCKWARD-FORWARD'), 'mangle repeats the decision').toContain(`-i ${back.bridge} -o ${back.bridge} -j DROP`);
+  });
+});
+
+describe('connections', () => {
+  const pol = policy(`version: 1
+connections:
+  - { from: c1, to: c2, ports: [5432/tcp] }
+  - { from: c3, to: c2, action: reject }
+`);
+  const k = connectionChain(db.id);
+
+  it('opens exactly the allowed path in filter, bound to the source bridge, first match first', () => {
+    expect(chain(inv, pol, 'filter', 'DOCKWARD-CONNECT')).toEqual([`-d 172.19.0.3/32 -j ${k}`]);
+    expect(chain(inv, pol, 'filter', k)).toEqual([
+      `-s 172.18.0.2/32 -i ${front.bridge} -p tcp -m tcp --dport 5432 -j ACCEPT`,
+      `-s 172.19.0.4/32 -i ${back.bridge} -j REJECT --reject-with icmp-port-unreachable`,
+    ]);
+    const forward = chain(inv, pol, 'filter', 'DOCKWARD-FORWARD');
+    expect(forward.indexOf(`-o ${back.bridge} -j DOCKWARD-CONNECT`)).toBeLessThan(forward.indexOf(`-o ${back.bridge} -j DROP`));
+  });
+
+  it('exempts only the cross-network path from raw\'s subnet drop, before it', () => {
+    expect(chain(inv, pol, 'raw', k)).toEqual([`-s 172.18.0.2/32 -d 172.19.0.3/32 -i ${front.bridge} -p tcp -m tcp --dport 5432 -j ACCEPT`]);
+    const pre = chain(inv, pol, 'raw', 'DOCKWARD-PREROUTING');
+    expect(pre.indexOf('-j DOCKWARD-CONNECT')).toBeLessThan(pre.findIndex((l) => l.startsWith('-d 172.19.0.0/16')));
+  });
+
+  it('repeats the decisions in mangle, a rejection marked for the guard (filter rejects it, or the guard drops it)', () => {
+    expect(chain(inv, pol, 'mangle', k)).toEqual([
+      `-s 172.18.0.2/32 -i ${front.bridge} -p tcp -m tcp --dport 5432 -j ACCEPT`,
+      `-s 172.19.0.4/32 -i ${back.bridge} -j DOCKWARD-REJECT-LATER`,
+    ]);
+    expect(chain(inv, pol, 'mangle', 'DOCKWARD-POSTROUTING')).toContain('-m mark --mark 0x1000000/0x1000000 -j DROP');
+  });
+
+  it('writes nothing for connections when there are none', () => {
+    const text = renderRuleset(compile(inv, policy('version: 1\n')).rulesets[0]!);
+    expect(text).not.toContain('CONNECT');
+  });
+});

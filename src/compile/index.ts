@@ -10,6 +10,7 @@ import { buildModel } from './model.js';
 import { CANARY, CONNECT, DOCKER_USER, OUTPUT, PREROUTING, PUBLISH, REJECT_LATER, REJECT_MARK } from './names.js';
 import { connectionChains } from './connections.js';
 import { egressChains, outboundLines } from './egress.js';
+import { hostChains } from './host.js';
 import { mirrorChain } from './mirror.js';
 import { withPolicyIcc } from './icc.js';
 import { networkChains } from './networks.js';
@@ -68,6 +69,7 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
   const parts = cache ? (p: Publication) => cache.parts(p.container, family, () => compute(p)) : compute;
   const published = publishedChains(model.publications, parts);
   const connections = connectionChains(policy, model.attachments, family);
+  const fromHost = hostChains(policy, model.publications, model.attachments, family);
   const egress = egressChains(policy, model.bridges, model.attachments, family);
   const perNetwork = networkChains(model.bridges, family, options.rejectMark, connections.bridges, (b) => outboundLines(b, egress, policy, family));
   const toPublished = rule([localDst], jump(PUBLISH));
@@ -83,11 +85,12 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
       mangle: table('mangle', [
         { name: PREROUTING, rules: [rule([localDst, ctNew], jump(PUBLISH))] },
         { name: REJECT_MARK, rules: [rule([], { kind: 'MARK', value: options.rejectMark, mask: options.rejectMark })] },
-        ...withGlobalGuard(perNetwork.mangleGuard, egress.active || connections.filter.length > 0, options.rejectMark), ...published.mangle,
+        ...withGlobalGuard(perNetwork.mangleGuard, egress.active || connections.filter.length > 0 || fromHost.mangle.length > 0, options.rejectMark), ...published.mangle,
+        ...fromHost.mangle,
         perNetwork.mangleForward, ...connections.filter.map((c) => mirrorChain(c, 'mark')),
         ...egress.forward.map((c) => mirrorChain(c, 'mark')), ...egress.host.map((c) => mirrorChain(c, 'drop')),
       ]),
-      filter: table('filter', [perNetwork.filterForward, ...published.filter, ...connections.filter, ...egress.forward, ...egress.host]),
+      filter: table('filter', [perNetwork.filterForward, ...published.filter, ...connections.filter, ...egress.forward, ...egress.host, ...fromHost.filter]),
       nat: table('nat', [
         { name: PREROUTING, rules: natEntry }, { name: OUTPUT, rules: [toPublished] },
         perNetwork.natPostrouting, ...published.nat,

@@ -55,6 +55,14 @@ export function egressHostChain(containerId: string): string {
   return hashedChain(`${CHAIN_PREFIX}L-`, containerId);
 }
 
+/** Traffic from the host itself to one container (host.toContainers). */
+export function hostChain(containerId: string): string {
+  return hashedChain(`${CHAIN_PREFIX}H-`, containerId);
+}
+
+/** Dispatch of the host's own new connections to the chain of the container they go to. */
+export const FROM_HOST = `${CHAIN_PREFIX}FROM-HOST`;
+
 /** Dispatch of outbound traffic to the chain of the container that sends it. */
 export const EGRESS = `${CHAIN_PREFIX}EGRESS`;
 export const EGRESS_HOST = `${CHAIN_PREFIX}EGRESS-HOST`;

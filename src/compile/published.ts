@@ -42,12 +42,12 @@ function note(line: AccessLine): string {
 }
 
 /** Before DNAT: what the client dialled. */
-function dialled(b: Binding, family: Family): Match[] {
+export function dialled(b: Binding, family: Family): Match[] {
   return [...(b.hostIp ? [dst(hostCidr(family, b.hostIp))] : []), ...port(b.protocol, b.hostPort)];
 }
 
 /** After DNAT: the container's address and port, tied to the host port the client dialled. */
-function delivered(p: Publication, b: Binding, family: Family): Match[] {
+export function delivered(p: Publication, b: Binding, family: Family): Match[] {
   const orig: Match = b.hostIp
     ? { kind: 'ctorig', states: ['DNAT'], dst: b.hostIp, dstPort: b.hostPort }
     : { kind: 'ctorig', states: ['DNAT'], dstPort: b.hostPort };

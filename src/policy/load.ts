@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { BUILTIN_DEFAULT } from './default.js';
 import { describeValue, fromZodIssues, zodMessage } from './issues.js';
-import { type ConnectionFile, type EgressFile, type PolicyFile, type RuleFile, type SourceEntry, type ZoneFile, policyFileSchema } from './schema.js';
-import type { AccessRule, ConnectionRule, EgressRule, NetworkOverride, Policy, PolicyIssue, SourceMatch } from './types.js';
+import { type ConnectionFile, type EgressFile, type HostFile, type PolicyFile, type RuleFile, type SourceEntry, type ZoneFile, policyFileSchema } from './schema.js';
+import type { AccessRule, ConnectionRule, EgressRule, HostPolicy, HostRule, NetworkOverride, Policy, PolicyIssue, SourceMatch } from './types.js';
 
 export const DEFAULT_POLICY_PATH = '/etc/dockward/policy.yaml';
 
@@ -118,6 +118,7 @@ function normalise(file: PolicyFile, origin: string): Policy {
     defaults: withoutUndefined({ published: file.defaults.published, outbound: file.defaults.outbound }),
     rules: file.rules.map((rule, index) => toAccessRule(rule, index, file.zones)),
     egress: file.egress?.map((rule, index) => toEgressRule(rule, index, file.zones)),
+    host: file.host && toHostPolicy(file.host),
     networks: file.networks && networkOverrides(file.networks),
     connections: file.connections?.map(toConnection),
     origin,
@@ -135,6 +136,14 @@ function toEgressRule(rule: EgressFile, index: number, zones: PolicyFile['zones'
   const to = rule.to === undefined ? [ANY] : rule.to.flatMap((entry) => sourceMatches(entry, zones));
   const { name, containers, ports, action } = rule;
   return withoutUndefined({ index, name, containers, to, ports, action });
+}
+
+function toHostPolicy(host: HostFile): HostPolicy {
+  const toContainers = host.toContainers?.map((rule, index): HostRule => {
+    const { name, containers, ports, containerPorts, action } = rule;
+    return withoutUndefined({ index, name, containers, ports, containerPorts, action });
+  });
+  return withoutUndefined({ toContainers });
 }
 
 function toConnection(rule: ConnectionFile, index: number): ConnectionRule {

@@ -35,12 +35,14 @@ export function policyFileSchema(zoneNames: readonly string[]) {
     networks: networks.optional(),
     connections: z.array(connection).optional(),
     egress: z.array(egressRule(zoneNames)).optional(),
+    host: hostSection.optional(),
   });
 }
 
 export type PolicyFile = z.output<ReturnType<typeof policyFileSchema>>;
 export type ZoneFile = PolicyFile['zones'][string];
 export type RuleFile = PolicyFile['rules'][number];
+export type HostFile = NonNullable<PolicyFile['host']>;
 export type EgressFile = NonNullable<PolicyFile['egress']>[number];
 export type ConnectionFile = NonNullable<PolicyFile['connections']>[number];
 
@@ -176,6 +178,19 @@ export function parseDestinationEntry(text: string, zoneNames: readonly string[]
   if (text.startsWith('network:')) return fail(`${quote(text)}: a destination is "any", zone:NAME, an address or a CIDR`);
   return parseSourceEntry(text, zoneNames);
 }
+
+/** Traffic from the host itself to containers; allowed when no rule decides, as with Docker. */
+const hostRule = strictMap({
+  name: checked(z.string(), safeName('rule name')).optional(),
+  containers: containers.optional(),
+  ports: list(port).optional(),
+  containerPorts: list(port).optional(),
+  action: z.enum(ACTIONS).default('allow'),
+});
+
+const hostSection = strictMap({
+  toContainers: z.array(hostRule).optional(),
+});
 
 /** Docker's own rule for network names. */
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;

@@ -98,12 +98,34 @@ export interface EgressRule {
   readonly action: Action;
 }
 
+/**
+ * Traffic from the host itself (host processes, host-network containers) to containers:
+ * to a published port on a host address or 127.0.0.1, or straight to a container address.
+ */
+export interface HostRule {
+  /** 0-based position in the file's `host.toContainers`. */
+  readonly index: number;
+  readonly name?: string;
+  readonly containers?: readonly Selector[];
+  /** The port the host dials: a published host port, or the container port when it dials the container's address. */
+  readonly ports?: readonly PortRange[];
+  /** The container side, on either path. */
+  readonly containerPorts?: readonly PortRange[];
+  readonly action: Action;
+}
+
+export interface HostPolicy {
+  /** Absent = none: the host reaches every container port, as with Docker. */
+  readonly toContainers?: readonly HostRule[];
+}
+
 export interface Policy {
   readonly version: 1;
   /** `outbound` absent = allow, as Docker does. */
   readonly defaults: { readonly published: Action; readonly outbound?: Action };
   /** Absent = none. */
   readonly egress?: readonly EgressRule[];
+  readonly host?: HostPolicy;
   readonly rules: readonly AccessRule[];
   /** ICC overrides, most specific first (exact names, then globs in file order); absent = every network as Docker says. */
   readonly networks?: readonly NetworkOverride[];

@@ -41,7 +41,8 @@ for (const backend of ['nft', 'legacy'] as const) {
         expect((await ns.dockward(apply)).exitCode).toBe(0);
         const text = await saved(ns, backend);
         expect(text).toContain('-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT');
-        const forward = text.split('\n').filter((l) => l.startsWith('-A FORWARD'));
+        const filter = text.split('*filter')[1]?.split('COMMIT')[0] ?? '';
+        const forward = filter.split('\n').filter((l) => l.startsWith('-A FORWARD'));
         expect(forward).toHaveLength(4);
         expect(forward[0]).toContain('-j DOCKER-USER');
         expect(forward[1]).toContain('-j DOCKWARD-FORWARD');

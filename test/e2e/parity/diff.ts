@@ -18,7 +18,6 @@ export interface Deliberate {
 }
 
 const spec = (name: string): ContainerSpec => CONTAINERS.find((c) => c.name === name)!;
-const onLoopback = (name: string) => (spec(name).publish ?? []).some((p) => p.startsWith('127.'));
 
 export const DELIBERATE: readonly Deliberate[] = [
   {
@@ -29,9 +28,11 @@ export const DELIBERATE: readonly Deliberate[] = [
     dockward: 'silent',
   },
   {
-    // Docker 28's fix for moby#45610: a 127.0.0.1 publication is the host's alone.
-    name: 'a 127.0.0.1 publication reached by a neighbour sending to 127.0.0.1',
-    applies: (p) => p.source.kind === 'neighbour' && p.dest.kind === 'published' && onLoopback(p.dest.target),
+    // Docker 28's fix for moby#45610 (a 127.0.0.1 publication is the host's alone), made
+    // general: dockward drops whatever a neighbour sends to 127/8, since route_localnet on the
+    // bridges would otherwise let such packets reach any loopback service.
+    name: 'a neighbour sending to 127.0.0.1, whatever is published there',
+    applies: (p) => p.source.kind === 'neighbour' && p.dest.kind === 'published',
     docker: 'answers',
     dockward: 'silent',
   },

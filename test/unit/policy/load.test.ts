@@ -241,7 +241,7 @@ rules:
 `;
     expect(problems(text)).toEqual([
       'policy.yaml: zones.lan: unknown key "source" (did you mean "sources"?)',
-      'policy.yaml: defaults: unknown key "container" (known keys: published)',
+      'policy.yaml: defaults: unknown key "container" (known keys: published, outbound)',
       'policy.yaml: rules[0].containers: unknown key "names" (did you mean "name"?)',
     ]);
   });

@@ -36,6 +36,10 @@ connections:
   - { from: c2, to: c3, action: reject }
 egress:
   - { to: [zone:uplink, zone:v6], ports: [443/tcp, "53/udp"] }
+host:
+  toContainers:
+    - { containers: c1, ports: [443], containerPorts: ["400-500/tcp"] }
+    - { action: reject }
 `);
 
 function canonical(rule: Rule): Rule {

@@ -8,7 +8,7 @@ import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { BUILTIN_DEFAULT } from './default.js';
 import { describeValue, fromZodIssues, zodMessage } from './issues.js';
 import { type ConnectionFile, type EgressFile, type HostFile, type PolicyFile, type RuleFile, type SourceEntry, type ZoneFile, policyFileSchema } from './schema.js';
-import type { AccessRule, ConnectionRule, EgressRule, HostPolicy, HostRule, NetworkOverride, Policy, PolicyIssue, SourceMatch } from './types.js';
+import type { AccessRule, Action, ConnectionRule, EgressRule, HostPolicy, HostRule, NetworkOverride, Policy, PolicyIssue, SourceMatch } from './types.js';
 
 export const DEFAULT_POLICY_PATH = '/etc/dockward/policy.yaml';
 
@@ -115,7 +115,7 @@ function isPlainMap(value: unknown): value is Record<string, unknown> {
 function normalise(file: PolicyFile, origin: string): Policy {
   return withoutUndefined({
     version: 1,
-    defaults: withoutUndefined({ published: file.defaults.published, outbound: file.defaults.outbound }),
+    defaults: defaultsOf(file.defaults),
     rules: file.rules.map((rule, index) => toAccessRule(rule, index, file.zones)),
     egress: file.egress?.map((rule, index) => toEgressRule(rule, index, file.zones)),
     host: file.host && toHostPolicy(file.host),
@@ -124,6 +124,23 @@ function normalise(file: PolicyFile, origin: string): Policy {
     origin,
   });
 }
+
+type DefaultFile = PolicyFile['defaults']['published'];
+
+const actionOf = (d: DefaultFile): Action => (typeof d === 'string' ? d : d.action);
+const logs = (d: DefaultFile | undefined): true | undefined => (typeof d === 'object' && d.log ? true : undefined);
+
+function defaultsOf(d: PolicyFile['defaults']): Policy['defaults'] {
+  const log = withoutUndefined({ published: logs(d.published), outbound: logs(d.outbound) });
+  return withoutUndefined({
+    published: actionOf(d.published),
+    outbound: d.outbound === undefined ? undefined : actionOf(d.outbound),
+    log: Object.keys(log).length > 0 ? log : undefined,
+  });
+}
+
+/** `log: false` is the same as no log key: it stays out of the normalised rule. */
+const logFlag = (log: boolean | undefined): true | undefined => (log ? true : undefined);
 
 /** An exact name beats every glob; among globs, the first in the file wins. */
 function networkOverrides(networks: NonNullable<PolicyFile['networks']>): NetworkOverride[] {
@@ -135,26 +152,26 @@ function networkOverrides(networks: NonNullable<PolicyFile['networks']>): Networ
 function toEgressRule(rule: EgressFile, index: number, zones: PolicyFile['zones']): EgressRule {
   const to = rule.to === undefined ? [ANY] : rule.to.flatMap((entry) => sourceMatches(entry, zones));
   const { name, containers, ports, action } = rule;
-  return withoutUndefined({ index, name, containers, to, ports, action });
+  return withoutUndefined({ index, name, containers, to, ports, action, log: logFlag(rule.log) });
 }
 
 function toHostPolicy(host: HostFile): HostPolicy {
   const toContainers = host.toContainers?.map((rule, index): HostRule => {
     const { name, containers, ports, containerPorts, action } = rule;
-    return withoutUndefined({ index, name, containers, ports, containerPorts, action });
+    return withoutUndefined({ index, name, containers, ports, containerPorts, action, log: logFlag(rule.log) });
   });
   return withoutUndefined({ toContainers });
 }
 
 function toConnection(rule: ConnectionFile, index: number): ConnectionRule {
   const { name, from, to, ports, action } = rule;
-  return withoutUndefined({ index, name, from, to, ports, action });
+  return withoutUndefined({ index, name, from, to, ports, action, log: logFlag(rule.log) });
 }
 
 function toAccessRule(rule: RuleFile, index: number, zones: PolicyFile['zones']): AccessRule {
   const from = rule.from === undefined ? [ANY] : rule.from.flatMap((entry) => sourceMatches(entry, zones));
   const { name, containers, ports, containerPorts, action } = rule;
-  return withoutUndefined({ index, name, containers, ports, containerPorts, from, action });
+  return withoutUndefined({ index, name, containers, ports, containerPorts, from, action, log: logFlag(rule.log) });
 }
 
 const ANY: SourceMatch = { label: 'any' };

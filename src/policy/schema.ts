@@ -30,7 +30,7 @@ export function policyFileSchema(zoneNames: readonly string[]) {
   return strictMap({
     version: z.literal(1, { error: (iss) => (iss.input === undefined ? 'is required and must be 1' : undefined) }),
     zones: zones.default({}),
-    defaults: strictMap({ published: z.enum(ACTIONS).default('allow'), outbound: z.enum(ACTIONS).optional() }).default({ published: 'allow' }),
+    defaults: strictMap({ published: defaultAction.default('allow'), outbound: defaultAction.optional() }).default({ published: 'allow' }),
     rules: z.array(rule(zoneNames)).default([]),
     networks: networks.optional(),
     connections: z.array(connection).optional(),
@@ -45,6 +45,9 @@ export type RuleFile = PolicyFile['rules'][number];
 export type HostFile = NonNullable<PolicyFile['host']>;
 export type EgressFile = NonNullable<PolicyFile['egress']>[number];
 export type ConnectionFile = NonNullable<PolicyFile['connections']>[number];
+
+/** A default: an action, or `{ action, log: true }` to log the packets it decides. */
+const defaultAction = z.union([z.enum(ACTIONS), strictMap({ action: z.enum(ACTIONS), log: z.boolean().optional() })]);
 
 /** A leaf whose check and normalisation is one of the policy parsers. */
 function checked<I, T>(base: z.ZodType<I>, parse: (value: I) => Checked<T>) {
@@ -133,6 +136,7 @@ function rule(zoneNames: readonly string[]) {
     containerPorts: list(port).optional(),
     from: list(checked(z.string(), (text) => parseSourceEntry(text, zoneNames))).optional(),
     action: z.enum(ACTIONS).default('allow'),
+    log: z.boolean().optional(),
   });
 }
 
@@ -143,6 +147,7 @@ const connection = strictMap({
   to: containers,
   ports: list(port).optional(),
   action: z.enum(ACTIONS).default('allow'),
+  log: z.boolean().optional(),
 });
 
 /** A network name, or a glob over names (`*`, `?`). */
@@ -170,6 +175,7 @@ function egressRule(zoneNames: readonly string[]) {
     to: list(checked(z.string(), (text) => parseDestinationEntry(text, zoneNames))).optional(),
     ports: list(port).optional(),
     action: z.enum(ACTIONS).default('allow'),
+    log: z.boolean().optional(),
   });
 }
 
@@ -186,6 +192,7 @@ const hostRule = strictMap({
   ports: list(port).optional(),
   containerPorts: list(port).optional(),
   action: z.enum(ACTIONS).default('allow'),
+  log: z.boolean().optional(),
 });
 
 const hostSection = strictMap({

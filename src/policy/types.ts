@@ -55,6 +55,8 @@ export interface AccessRule {
   /** Any of these sources; `any` is a single empty match. */
   readonly from: readonly SourceMatch[];
   readonly action: Action;
+  /** Log matched packets (rate-limited, prefixed with the rule's place) before the verdict. */
+  readonly log?: true;
 }
 
 /** A Docker network's ICC setting, overriding its enable_icc option; `pattern` is a glob on the network name. */
@@ -77,6 +79,8 @@ export interface ConnectionRule {
   /** Ports of the `to` container (what the client dials); undefined = any. */
   readonly ports?: readonly PortRange[];
   readonly action: Action;
+  /** Log matched packets (rate-limited, prefixed with the rule's place) before the verdict. */
+  readonly log?: true;
 }
 
 /**
@@ -96,6 +100,8 @@ export interface EgressRule {
   /** Destination ports; undefined = any. */
   readonly ports?: readonly PortRange[];
   readonly action: Action;
+  /** Log matched packets (rate-limited, prefixed with the rule's place) before the verdict. */
+  readonly log?: true;
 }
 
 /**
@@ -112,6 +118,8 @@ export interface HostRule {
   /** The container side, on either path. */
   readonly containerPorts?: readonly PortRange[];
   readonly action: Action;
+  /** Log matched packets (rate-limited, prefixed with the rule's place) before the verdict. */
+  readonly log?: true;
 }
 
 export interface HostPolicy {
@@ -121,8 +129,12 @@ export interface HostPolicy {
 
 export interface Policy {
   readonly version: 1;
-  /** `outbound` absent = allow, as Docker does. */
-  readonly defaults: { readonly published: Action; readonly outbound?: Action };
+  /** `outbound` absent = allow, as Docker does. `log` names the defaults whose packets are logged. */
+  readonly defaults: {
+    readonly published: Action;
+    readonly outbound?: Action;
+    readonly log?: { readonly published?: true; readonly outbound?: true };
+  };
   /** Absent = none. */
   readonly egress?: readonly EgressRule[];
   readonly host?: HostPolicy;

@@ -139,6 +139,7 @@ function buildMatch(module: string, o: Record<string, string>, negate: boolean, 
       const [value = '0', mask = '0xffffffff'] = (o['--mark'] ?? '').split('/');
       return { match: { kind: 'mark', value: Number(value), mask: Number(mask) } };
     }
+    case 'limit': return { match: { kind: 'limit', perMinute: Number((o['--limit'] ?? '').split('/')[0]) } };
     case 'comment': {
       const words = (o['--comment'] ?? '').split(' ');
       const note = words.slice(1).join(' ');
@@ -165,6 +166,7 @@ function parseTarget(flag: string, words: string[], text: string): Target {
     case 'REJECT': return { kind: 'REJECT', with: value as Extract<Target, { kind: 'REJECT' }>['with'] };
     case 'DNAT': return { kind: 'DNAT', to: value };
     case 'SNAT': return { kind: 'SNAT', to: value };
+    case 'LOG': return { kind: 'LOG', prefix: value };
     case 'MARK': {
       const [v = '0', mask = '0'] = value.split('/');
       return { kind: 'MARK', value: Number(v), mask: Number(mask) };

@@ -43,6 +43,7 @@ export function matchArgs(m: Match): string[] {
     case 'ctstate': return ['-m', 'conntrack', '--ctstate', m.states.join(',')];
     case 'ctorig': return ['-m', 'conntrack', ...ctorigArgs(m)];
     case 'mark': return ['-m', 'mark', '--mark', markText(m.value, m.mask)];
+    case 'limit': return ['-m', 'limit', '--limit', `${m.perMinute}/min`];
   }
 }
 
@@ -80,6 +81,7 @@ export function targetArgs(t: Target): string[] {
     case 'DNAT': return ['-j', 'DNAT', '--to-destination', t.to];
     case 'SNAT': return ['-j', 'SNAT', '--to-source', t.to];
     case 'MARK': return ['-j', 'MARK', '--set-xmark', markText(t.value, t.mask)];
+    case 'LOG': return ['-j', 'LOG', '--log-prefix', `"${t.prefix}"`];
     default: return ['-j', t.kind];
   }
 }

@@ -26,7 +26,9 @@ export type Match =
   | { readonly kind: 'ctstate'; readonly states: readonly CtState[] }
   /** Original (pre-DNAT) destination of the connection: address and/or port. */
   | { readonly kind: 'ctorig'; readonly states: readonly CtState[]; readonly dst?: string; readonly dstPort?: number }
-  | { readonly kind: 'mark'; readonly value: number; readonly mask: number };
+  | { readonly kind: 'mark'; readonly value: number; readonly mask: number }
+  /** `-m limit --limit N/min` with the default burst (5): rate-limits the LOG line it sits on. */
+  | { readonly kind: 'limit'; readonly perMinute: number };
 
 export type CtState = 'NEW' | 'ESTABLISHED' | 'RELATED' | 'INVALID' | 'DNAT';
 
@@ -36,7 +38,9 @@ export type Target =
   | { readonly kind: 'jump' | 'goto'; readonly chain: string }
   | { readonly kind: 'DNAT'; readonly to: string }
   | { readonly kind: 'SNAT'; readonly to: string }
-  | { readonly kind: 'MARK'; readonly value: number; readonly mask: number };
+  | { readonly kind: 'MARK'; readonly value: number; readonly mask: number }
+  /** Non-terminating: logs the packet to the kernel log; the prefix is a validated token (≤ 29 characters). */
+  | { readonly kind: 'LOG'; readonly prefix: string };
 
 export interface Rule {
   readonly matches: readonly Match[];

@@ -101,6 +101,8 @@ export class TableWalk {
       case 'MARK':
         this.view.mark = ((this.view.mark & ~t.mask) ^ t.value) >>> 0;
         return NEXT;
+      // Logging changes nothing about the packet's way.
+      case 'LOG': return NEXT;
       case 'DNAT': return { kind: 'dnat', to: t.to, step };
       case 'SNAT': return { kind: 'snat', to: t.to, step };
       case 'MASQUERADE': return { kind: 'snat', to: 'MASQUERADE', step };

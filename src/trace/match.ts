@@ -66,6 +66,8 @@ export function matchOne(m: Match, p: PacketView): boolean {
     case 'ctstate': return statesMatch(m.states, p);
     case 'ctorig': return ctorigMatches(m, p);
     case 'mark': return ((p.mark & m.mask) >>> 0) === (m.value >>> 0);
+    // A rate limit only ever sits on a LOG line, which decides nothing: taken as matching.
+    case 'limit': return true;
     default: throw new TraceError(`cannot trace a rule with match kind ${JSON.stringify((m as { kind: unknown }).kind)}`);
   }
 }

@@ -85,3 +85,8 @@ defaults: { published: deny }
 rules:
   - { from: [zone:internal] }
 `;
+
+/** The rule lines of one table in iptables-save text. */
+export function tableLines(save: string, table: string): string[] {
+  return (save.split(`*${table}\n`)[1]?.split('COMMIT')[0] ?? '').split('\n').filter((l) => l.startsWith('-A '));
+}

@@ -9,7 +9,7 @@ import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
-import { dockward, eventually, liveRules, scratch, startDockward, type RunningDockward } from './dockward.js';
+import { dockward, eventually, liveRules, scratch, startDockward, tableLines, type RunningDockward } from './dockward.js';
 import { knock, median, session, TCP_ECHO, type Knocker } from './traffic.js';
 
 const EXT = LAB_ADDR.external.host;
@@ -127,7 +127,7 @@ describe('dockward run repairs what others do to its rules', () => {
     running = undefined;
     await start();
     expect(await save()).toBe(before);
-    expect(before.split('\n').filter((l) => l.includes('-j DOCKWARD-FORWARD'))).toHaveLength(1);
+    expect(tableLines(before, 'filter').filter((l) => l.includes('-j DOCKWARD-FORWARD'))).toHaveLength(1);
   });
 
   it('6. a broken policy keeps the last good rules, logs the place of the error and fails status; the fixed file is applied', async () => {

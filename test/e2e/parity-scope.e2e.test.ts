@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
-import { dockward, eventually, liveRules, scratch, startDockward, type RunningDockward } from './dockward.js';
+import { dockward, eventually, liveRules, scratch, startDockward, tableLines, type RunningDockward } from './dockward.js';
 
 const { external: E, internal: I } = LAB_ADDR;
 let lab: Lab;
@@ -201,7 +201,7 @@ describe('DOCKER-USER', () => {
       ]);
       expect(blocked).toBeNull();
       expect(control).toBe('v4only');
-      const forward = (await liveRules(lab)).split('\n').filter((l) => l.startsWith('-A FORWARD'));
+      const forward = tableLines(await liveRules(lab), 'filter').filter((l) => l.startsWith('-A FORWARD'));
       expect(forward[0]).toContain('-j DOCKER-USER');
       expect(forward[1]).toContain('-j DOCKWARD-FORWARD');
     } finally {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dockerOwnRules, withDockward } from './lab-race.js';
 import { ms, percentile, ratio } from './stats.js';
 
-const SIZES = (process.env['DOCKWARD_BENCH_SIZES'] ?? '100,1000,10000').split(',');
+const SIZES = (process.env['DOCKWARD_BENCH_SIZES'] ?? '100,1000,10000').split(',').filter(Boolean);
 const RACE = Number(process.env['DOCKWARD_BENCH_RACE'] ?? '100');
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
@@ -60,6 +60,8 @@ async function raceFigures(): Promise<void> {
 }
 
 console.log(`dockward benchmark — ${new Date().toISOString()}, ${(await execa('nproc')).stdout} cores, load ${(await execa('cat', ['/proc/loadavg'])).stdout.split(' ').slice(0, 3).join(' ')}`);
-await compileFigures();
-for (const backend of ['nft', 'legacy']) await backendFigures(backend);
+if (SIZES.length > 0) {
+  await compileFigures();
+  for (const backend of ['nft', 'legacy']) await backendFigures(backend);
+}
 await raceFigures();

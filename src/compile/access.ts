@@ -7,6 +7,7 @@
 import type { Container } from '../inventory/types.js';
 import type { Action, AccessRule, Policy, PortRange, SourceMatch } from '../policy/types.js';
 import { matchesAny } from '../policy/selector.js';
+import { labelRules } from './labels.js';
 import type { Family } from '../ruleset/types.js';
 import type { Binding } from './model.js';
 
@@ -25,9 +26,15 @@ function familyOf(cidr: string): Family {
   return cidr.includes(':') ? 'ipv6' : 'ipv4';
 }
 
-/** Rules whose selector matches the container: computed once per container, not per binding. */
+/**
+ * Rules whose selector matches the container, with its own label's rules before or after
+ * them (labels.ts): computed once per container, not per binding.
+ */
 export function rulesFor(policy: Policy, container: Container): AccessRule[] {
-  return policy.rules.filter((rule) => matchesAny(rule.containers, container));
+  const file = policy.rules.filter((rule) => matchesAny(rule.containers, container));
+  const own = labelRules(policy, container).rules;
+  if (own.length === 0) return file;
+  return policy.labels?.position === 'before' ? [...own, ...file] : [...file, ...own];
 }
 
 /** Docker network name → its bridge interface, for `network:NAME` sources. */

@@ -11,6 +11,8 @@ import { CANARY, CONNECT, DOCKER_USER, OUTPUT, PREROUTING, PUBLISH, REJECT_LATER
 import { connectionChains } from './connections.js';
 import { egressChains, outboundLines } from './egress.js';
 import { hostChains } from './host.js';
+import { loggedNotes, withLogging } from './logging.js';
+import { labelNotes } from './labels.js';
 import { mirrorChain } from './mirror.js';
 import { withPolicyIcc } from './icc.js';
 import { networkChains } from './networks.js';
@@ -97,7 +99,7 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
       ]),
     },
   };
-  return { ruleset, model, access: published.access };
+  return { ruleset: withLogging(ruleset, loggedNotes(policy)), model, access: published.access };
 }
 
 /**
@@ -125,7 +127,7 @@ export function compile(inventory: Inventory, policy: Policy, options: CompileOp
   const families = (['ipv4', 'ipv6'] as const).map((family) => compileFamily(inventory, policy, options, family, cache));
   return {
     rulesets: families.map((f) => f.ruleset),
-    notes: [...new Set(families.flatMap((f) => f.model.notes))],
+    notes: [...new Set([...families.flatMap((f) => f.model.notes), ...labelNotes(policy, inventory)])],
     access: families.flatMap((f) => f.access),
     bridges: [...new Set(families.flatMap((f) => f.model.bridges.map((b) => b.iface)))],
     stats: {

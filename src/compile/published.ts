@@ -31,13 +31,15 @@ export interface BindingAccess {
   readonly hostIp?: string;
   readonly hostPort: number;
   readonly target: string;
-  readonly lines: readonly { readonly cidr?: string; readonly iface?: string; readonly action: Action }[];
+  /** `set`: the source is an ipset's members, which conntrack cannot be asked about. */
+  readonly lines: readonly { readonly cidr?: string; readonly iface?: string; readonly set?: string; readonly action: Action }[];
 }
 
 interface Decided { readonly binding: Binding; readonly lines: readonly AccessLine[] }
 
 function note(line: AccessLine): string {
   if (!line.rule) return 'default';
+  if (line.rule.place) return line.rule.place;
   return line.rule.name ? `rules[${line.rule.index}]:${line.rule.name}` : `rules[${line.rule.index}]`;
 }
 
@@ -94,7 +96,10 @@ function bindingAccess(p: Publication, d: Decided, family: Family): BindingAcces
   return {
     key: `${family}/${b.protocol}/${b.hostIp ?? '*'}/${b.hostPort}`, family, protocol: b.protocol,
     ...(b.hostIp ? { hostIp: b.hostIp } : {}), hostPort: b.hostPort, target: `${p.address}:${b.containerPort}`,
-    lines: d.lines.map((l) => ({ ...(l.source.cidr ? { cidr: l.source.cidr } : {}), ...(l.source.iface ? { iface: l.source.iface } : {}), action: l.action })),
+    lines: d.lines.map((l) => ({
+      ...(l.source.cidr ? { cidr: l.source.cidr } : {}), ...(l.source.iface ? { iface: l.source.iface } : {}),
+      ...(l.source.set ? { set: l.source.set } : {}), action: l.action,
+    })),
   };
 }
 

@@ -29,6 +29,7 @@ export function port(protocol: L4Protocol, number: number): Match[] {
 export function sourceMatches(source: SourceMatch): Match[] {
   const out: Match[] = [];
   if (source.cidr !== undefined) out.push(src(source.cidr));
+  if (source.set !== undefined) out.push({ kind: 'set', name: source.set, dir: 'src' });
   if (source.iface !== undefined) out.push(inIf(source.iface));
   return out;
 }

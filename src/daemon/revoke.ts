@@ -32,7 +32,8 @@ function contains(cidr: string, address: string): boolean {
 export function verdictFor(access: BindingAccess, source: string): Action | 'unknown' {
   for (const line of access.lines) {
     if (line.cidr !== undefined && !contains(line.cidr, source)) continue;
-    if (line.iface !== undefined) return 'unknown';
+    // Membership of an ipset is the kernel's to know, like the interface a flow came in on.
+    if (line.iface !== undefined || line.set !== undefined) return 'unknown';
     return line.action;
   }
   return 'unknown';

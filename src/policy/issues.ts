@@ -121,8 +121,12 @@ export function fromZodIssues(issues: readonly core.$ZodIssue[], prefix: readonl
   });
 }
 
+/** A branch that failed on the value's kind (a map given where a word was expected counts too: `published: { … }`). */
 function isTypeMismatch(branch: readonly core.$ZodIssue[]): boolean {
-  return branch.length === 1 && branch[0]?.code === 'invalid_type' && branch[0].path.length === 0;
+  const only = branch.length === 1 ? branch[0] : undefined;
+  if (!only || only.path.length > 0) return false;
+  const input = (only as { input?: unknown }).input;
+  return only.code === 'invalid_type' || (only.code === 'invalid_value' && typeof input === 'object' && input !== null);
 }
 
 function unionMessage(iss: core.$ZodIssueInvalidUnion): string {

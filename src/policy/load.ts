@@ -8,7 +8,8 @@ import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { BUILTIN_DEFAULT } from './default.js';
 import { describeValue, fromZodIssues, zodMessage } from './issues.js';
 import { type ConnectionFile, type EgressFile, type HostFile, type PolicyFile, type RuleFile, type SourceEntry, type ZoneFile, policyFileSchema } from './schema.js';
-import type { AccessRule, Action, ConnectionRule, EgressRule, HostPolicy, HostRule, NetworkOverride, Policy, PolicyIssue, SourceMatch } from './types.js';
+import { splitSources } from './sets.js';
+import type { AccessRule, Action, ConnectionRule, EgressRule, HostPolicy, HostRule, LabelPolicy, OwnSet, NetworkOverride, Policy, PolicyIssue, SourceMatch } from './types.js';
 
 export const DEFAULT_POLICY_PATH = '/etc/dockward/policy.yaml';
 
@@ -119,6 +120,8 @@ function normalise(file: PolicyFile, origin: string): Policy {
     rules: file.rules.map((rule, index) => toAccessRule(rule, index, file.zones)),
     egress: file.egress?.map((rule, index) => toEgressRule(rule, index, file.zones)),
     host: file.host && toHostPolicy(file.host),
+    labels: file.labels?.enabled ? toLabelPolicy(file.labels, file.zones) : undefined,
+    ownSets: nonEmpty(ownSetsOf(file.zones)),
     networks: file.networks && networkOverrides(file.networks),
     connections: file.connections?.map(toConnection),
     origin,
@@ -163,6 +166,11 @@ function toHostPolicy(host: HostFile): HostPolicy {
   return withoutUndefined({ toContainers });
 }
 
+function toLabelPolicy(labels: NonNullable<PolicyFile['labels']>, zones: PolicyFile['zones']): LabelPolicy {
+  const expanded = Object.fromEntries(Object.entries(zones).map(([name, zone]) => [name, zoneMatches(name, zone)]));
+  return { position: labels.position, trustImageLabels: labels.trustImageLabels, zones: expanded };
+}
+
 function toConnection(rule: ConnectionFile, index: number): ConnectionRule {
   const { name, from, to, ports, action } = rule;
   return withoutUndefined({ index, name, from, to, ports, action, log: logFlag(rule.log) });
@@ -187,12 +195,28 @@ function sourceMatches(entry: SourceEntry, zones: PolicyFile['zones']): SourceMa
   return zoneMatches(entry.name, zone);
 }
 
+type Addresses = { cidr?: string; set?: string; setFamily?: 'ipv4' | 'ipv6' };
+
+/** A zone's addresses: its CIDRs (many of one family as an own set), its ipset, or none (any address). */
+function zoneAddresses(name: string, zone: ZoneFile): Addresses[] {
+  if (zone.ipset !== undefined) return [{ set: zone.ipset }];
+  if (zone.sources === undefined) return [{}];
+  const { sets, rest } = splitSources(name, zone.sources);
+  return [...rest.map((cidr) => ({ cidr })), ...sets.map((s) => ({ set: s.name, setFamily: s.family }))];
+}
+
 function zoneMatches(name: string, zone: ZoneFile): SourceMatch[] {
   const label = `zone:${name}`;
   const ifaces = zone.interfaces ?? [undefined];
-  const cidrs = zone.sources ?? [undefined];
-  return ifaces.flatMap((iface) => cidrs.map((cidr) => withoutUndefined({ iface, cidr, label })));
+  const addresses = zoneAddresses(name, zone);
+  return ifaces.flatMap((iface) => addresses.map((a) => withoutUndefined({ iface, ...a, label })));
 }
+
+function ownSetsOf(zones: PolicyFile['zones']): OwnSet[] {
+  return Object.entries(zones).flatMap(([name, zone]) => (zone.sources ? splitSources(name, zone.sources).sets : []));
+}
+
+const nonEmpty = <T>(list: T[]): T[] | undefined => (list.length > 0 ? list : undefined);
 
 /** Keys the file left out stay out, so a normalised rule compares and prints cleanly. */
 function withoutUndefined<T extends object>(value: T): T {

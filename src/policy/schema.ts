@@ -36,6 +36,7 @@ export function policyFileSchema(zoneNames: readonly string[]) {
     connections: z.array(connection).optional(),
     egress: z.array(egressRule(zoneNames)).optional(),
     host: hostSection.optional(),
+    labels: labelsSection.optional(),
   });
 }
 
@@ -78,13 +79,26 @@ const NAME_RULE =
 const safeName = (what: string) => (text: string) =>
   NAME_TOKEN.test(text) ? ok(text) : fail<string>(`${what} ${quote(text)} ${NAME_RULE}`);
 
+/** ipset's own limit is 31 characters; DOCKWARD- names are dockward's own sets. */
+const IPSET_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,30}$/;
+
+function parseIpsetName(text: string): Checked<string> {
+  if (text.startsWith('DOCKWARD-')) return fail(`ipset ${quote(text)}: names starting with DOCKWARD- are dockward's own sets`);
+  return IPSET_NAME.test(text) ? ok(text) : fail(`${quote(text)} is not an ipset name (1-31 letters, digits, ".", "_", ":" or "-")`);
+}
+
 const zone = strictMap({
   interfaces: list(checked(z.string(), parseInterfaceName)).optional(),
   sources: list(checked(z.string(), parseCidr)).optional(),
+  /** A set kept by another tool (fail2ban, CrowdSec): its members are the zone's addresses. */
+  ipset: checked(z.string(), parseIpsetName).optional(),
 }).superRefine(
   (value, ctx) => {
-    if (value.interfaces === undefined && value.sources === undefined) {
-      ctx.issues.push({ code: 'custom', message: 'a zone needs interfaces, sources or both', input: value });
+    if (value.interfaces === undefined && value.sources === undefined && value.ipset === undefined) {
+      ctx.issues.push({ code: 'custom', message: 'a zone needs interfaces, sources or both (or an ipset)', input: value });
+    }
+    if (value.sources !== undefined && value.ipset !== undefined) {
+      ctx.issues.push({ code: 'custom', message: 'a zone takes its addresses from sources or from an ipset, not both', input: value });
     }
   },
   { when: noIssuesYet },
@@ -197,6 +211,13 @@ const hostRule = strictMap({
 
 const hostSection = strictMap({
   toContainers: z.array(hostRule).optional(),
+});
+
+/** Container labels as rules: off unless `enabled: true`. */
+const labelsSection = strictMap({
+  enabled: z.boolean().default(false),
+  position: z.enum(['after', 'before']).default('after'),
+  trustImageLabels: z.boolean().default(false),
 });
 
 /** Docker's own rule for network names. */

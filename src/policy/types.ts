@@ -29,8 +29,22 @@ export interface SourceMatch {
    * network that does not exist matches nothing.
    */
   readonly network?: string;
+  /**
+   * An ipset whose members are the addresses (`-m set --match-set NAME src`): a set kept
+   * by another tool (family unknown until the compiler sees which sets exist), or one of
+   * dockward's own (`setFamily` given).
+   */
+  readonly set?: string;
+  readonly setFamily?: 'ipv4' | 'ipv6';
   /** Where it came from, for plan output: "zone:office", "192.0.2.10", "any". */
   readonly label: string;
+}
+
+/** A set dockward keeps itself: a zone's many CIDRs of one family. */
+export interface OwnSet {
+  readonly name: string;
+  readonly family: 'ipv4' | 'ipv6';
+  readonly cidrs: readonly string[];
 }
 
 /** All keys given must match. Globs use * and ?, case-sensitive. */
@@ -43,8 +57,10 @@ export interface Selector {
 }
 
 export interface AccessRule {
-  /** 0-based position in the file's `rules`, for messages and comments. */
+  /** 0-based position in the file's `rules` (or in a container's label), for messages and comments. */
   readonly index: number;
+  /** Where the rule came from when not the file's `rules`: "label[0]" for a container's dockward.rules label. */
+  readonly place?: string;
   readonly name?: string;
   /** Any of these selectors; undefined = every container. */
   readonly containers?: readonly Selector[];
@@ -127,6 +143,16 @@ export interface HostPolicy {
   readonly toContainers?: readonly HostRule[];
 }
 
+/** Rules from the containers' own `dockward.rules` labels (opt-in). */
+export interface LabelPolicy {
+  /** Label rules are tried after the file's rules (default) or before them. */
+  readonly position: 'after' | 'before';
+  /** A label inherited unchanged from the image counts only when true. */
+  readonly trustImageLabels: boolean;
+  /** The file's zones, expanded, for `zone:NAME` in labels. */
+  readonly zones: Readonly<Record<string, readonly SourceMatch[]>>;
+}
+
 export interface Policy {
   readonly version: 1;
   /** `outbound` absent = allow, as Docker does. `log` names the defaults whose packets are logged. */
@@ -138,6 +164,10 @@ export interface Policy {
   /** Absent = none. */
   readonly egress?: readonly EgressRule[];
   readonly host?: HostPolicy;
+  /** Absent = labels are ignored. */
+  readonly labels?: LabelPolicy;
+  /** Sets dockward loads before the rules that match them; absent = none. */
+  readonly ownSets?: readonly OwnSet[];
   readonly rules: readonly AccessRule[];
   /** ICC overrides, most specific first (exact names, then globs in file order); absent = every network as Docker says. */
   readonly networks?: readonly NetworkOverride[];

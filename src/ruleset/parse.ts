@@ -111,6 +111,12 @@ function headerMatch(word: string, next: () => string, negate: boolean): Match |
 interface Parsed { match?: Match; note?: string; end: number }
 
 function extensionMatch(module: string, words: string[], start: number, text: string): Parsed {
+  // `--match-set NAME DIR` is the one option with two values.
+  if (module === 'set' && words[start + 1] === '--match-set') {
+    const dir = words[start + 3];
+    if (dir !== 'src' && dir !== 'dst') throw new Error(`unexpected set direction "${dir}" in: ${text}`);
+    return { match: { kind: 'set', name: words[start + 2] ?? '', dir }, end: start + 3 };
+  }
   let i = start + 1;
   const opts: Record<string, string> = {};
   let negate = false;

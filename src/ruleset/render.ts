@@ -44,6 +44,7 @@ export function matchArgs(m: Match): string[] {
     case 'ctorig': return ['-m', 'conntrack', ...ctorigArgs(m)];
     case 'mark': return ['-m', 'mark', '--mark', markText(m.value, m.mask)];
     case 'limit': return ['-m', 'limit', '--limit', `${m.perMinute}/min`];
+    case 'set': return ['-m', 'set', '--match-set', m.name, m.dir];
   }
 }
 

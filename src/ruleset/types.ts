@@ -27,6 +27,8 @@ export type Match =
   /** Original (pre-DNAT) destination of the connection: address and/or port. */
   | { readonly kind: 'ctorig'; readonly states: readonly CtState[]; readonly dst?: string; readonly dstPort?: number }
   | { readonly kind: 'mark'; readonly value: number; readonly mask: number }
+  /** `-m set --match-set NAME src|dst`: the address is a member of the ipset NAME. */
+  | { readonly kind: 'set'; readonly name: string; readonly dir: 'src' | 'dst' }
   /** `-m limit --limit N/min` with the default burst (5): rate-limits the LOG line it sits on. */
   | { readonly kind: 'limit'; readonly perMinute: number };
 

@@ -43,7 +43,7 @@ describe('connections', () => {
       'policy.yaml: connections[0].from: is required',
       'policy.yaml: connections[1].ports[0]: port 70000 out of range 1-65535',
       'policy.yaml: connections[1].action: must be one of allow, deny, reject (got "permit")',
-      'policy.yaml: connections[2]: unknown key "via" (known keys: name, from, to, ports, action)',
+      'policy.yaml: connections[2]: unknown key "via" (known keys: name, from, to, ports, action, log)',
     ]);
   });
 });

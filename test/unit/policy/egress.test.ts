@@ -48,7 +48,7 @@ egress:
       'policy.yaml: egress[1].to[0]: unknown zone "nowhere" (no zones are defined)',
       'policy.yaml: egress[1].ports[0]: empty range 9-8',
       'policy.yaml: egress[2].to: must not be an empty list',
-      'policy.yaml: egress[3]: unknown key "from" (known keys: name, containers, to, ports, action)',
+      'policy.yaml: egress[3]: unknown key "from" (known keys: name, containers, to, ports, action, log)',
     ]);
   });
 });

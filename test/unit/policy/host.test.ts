@@ -26,7 +26,7 @@ describe('host.toContainers', () => {
       expect.stringMatching(/^policy\.yaml: host: unknown key "toContainer" \(did you mean "toContainers"\?\)$/),
     ]);
     expect(problems('version: 1\nhost:\n  toContainers:\n    - { from: [any] }\n    - { containerPorts: [http], action: drop }\n')).toEqual([
-      'policy.yaml: host.toContainers[0]: unknown key "from" (known keys: name, containers, ports, containerPorts, action)',
+      'policy.yaml: host.toContainers[0]: unknown key "from" (known keys: name, containers, ports, containerPorts, action, log)',
       'policy.yaml: host.toContainers[1].containerPorts[0]: malformed port "http" (expected N, N/proto or A-B/proto, such as 443/tcp or 8000-8100/udp)',
       'policy.yaml: host.toContainers[1].action: must be one of allow, deny, reject (got "drop")',
     ]);

@@ -248,7 +248,7 @@ rules:
 
   it('names every unknown key of one map on one line', () => {
     expect(problems(rule0('to: [80]\n    via: eth0'))).toEqual([
-      'policy.yaml: rules[0]: unknown keys "to", "via" (known keys: name, containers, ports, containerPorts, from, action)',
+      'policy.yaml: rules[0]: unknown keys "to", "via" (known keys: name, containers, ports, containerPorts, from, action, log)',
     ]);
   });
 
@@ -289,14 +289,14 @@ rules:
   });
 
   it('refuses a zone with neither interfaces nor sources', () => {
-    expect(problems('version: 1\nzones:\n  lan: {}\n')).toEqual(['policy.yaml: zones.lan: a zone needs interfaces, sources or both']);
+    expect(problems('version: 1\nzones:\n  lan: {}\n')).toEqual(['policy.yaml: zones.lan: a zone needs interfaces, sources or both (or an ipset)']);
   });
 
   it('still reports an empty zone or selector after a neighbour with an unknown key', () => {
     const text = 'version: 1\nzones:\n  a: { interfce: [eth0] }\n  b: {}\nrules:\n  - containers: [{ nam: x }, {}]\n';
     expect(problems(text)).toEqual([
       'policy.yaml: zones.a: unknown key "interfce" (did you mean "interfaces"?)',
-      'policy.yaml: zones.b: a zone needs interfaces, sources or both',
+      'policy.yaml: zones.b: a zone needs interfaces, sources or both (or an ipset)',
       'policy.yaml: rules[0].containers[0]: unknown key "nam" (did you mean "name"?)',
       'policy.yaml: rules[0].containers[1]: a selector needs at least one of name, label, compose, image',
     ]);
@@ -394,7 +394,7 @@ rules:
     expect(formatIssues('/etc/dockward/policy.yaml', issuesOf(text))).toMatchInlineSnapshot(`
       "/etc/dockward/policy.yaml: version: must be 1 (got 2)
       /etc/dockward/policy.yaml: zones.office.sources[0]: 198.51.100.7/24 has host bits set; did you mean 198.51.100.0/24?
-      /etc/dockward/policy.yaml: zones.lan: a zone needs interfaces, sources or both
+      /etc/dockward/policy.yaml: zones.lan: a zone needs interfaces, sources or both (or an ipset)
       /etc/dockward/policy.yaml: defaults.published: must be one of allow, deny, reject (got "maybe")
       /etc/dockward/policy.yaml: rules[0].ports[0]: port 70000 out of range 1-65535
       /etc/dockward/policy.yaml: rules[0].ports[1]: empty range 9000-8000

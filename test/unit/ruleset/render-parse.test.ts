@@ -28,9 +28,9 @@ zones:
   uplink: { interfaces: [eth0] }
   v6: { sources: ["2001:db8::/32"] }
 networks: { "net*": { icc: deny } }
-defaults: { published: reject, outbound: reject }
+defaults: { published: { action: reject, log: true }, outbound: reject }
 rules:
-  - { ports: [443], from: [zone:uplink, 192.0.2.7, zone:v6] }
+  - { ports: [443], from: [zone:uplink, 192.0.2.7, zone:v6], log: true }
 connections:
   - { from: c1, to: c3, ports: [5432/tcp] }
   - { from: c2, to: c3, action: reject }

@@ -43,6 +43,7 @@ export type NetworkBridges = ReadonlyMap<string, string>;
 /** A source as the rules can match it, or undefined when it can never match in this family. */
 function resolve(source: SourceMatch, family: Family, networks: NetworkBridges): SourceMatch | undefined {
   if (source.cidr !== undefined && familyOf(source.cidr) !== family) return undefined;
+  if (source.set !== undefined && source.setFamily !== family) return undefined;
   if (source.network === undefined) return source;
   const iface = networks.get(source.network);
   return iface === undefined ? undefined : { iface, label: source.label };

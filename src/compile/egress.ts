@@ -46,7 +46,9 @@ function familyOf(cidr: string): Family {
 function destination(to: SourceMatch, family: Family, toHost: boolean): Match[] | undefined {
   if (to.cidr !== undefined && familyOf(to.cidr) !== family) return undefined;
   if (to.iface !== undefined && toHost) return undefined;
-  return [...(to.cidr !== undefined ? [dst(to.cidr)] : []), ...(to.iface !== undefined ? [outIf(to.iface)] : [])];
+  if (to.set !== undefined && to.setFamily !== family) return undefined;
+  const inSet: Match[] = to.set !== undefined ? [{ kind: 'set', name: to.set, dir: 'dst' }] : [];
+  return [...(to.cidr !== undefined ? [dst(to.cidr)] : []), ...(to.iface !== undefined ? [outIf(to.iface)] : []), ...inSet];
 }
 
 function linesFor(c: Container, rules: readonly EgressRule[], family: Family, toHost: boolean): Rule[] {

@@ -9,8 +9,16 @@
  */
 import type { Container } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
-import type { Family } from '../ruleset/types.js';
+import { memoise } from '../ruleset/render.js';
+import type { Family, Rule } from '../ruleset/types.js';
 import type { ContainerParts } from './published.js';
+
+/** A container's chains and dispatch rules will be met again: remember their rendering too. */
+function remembered(parts: ContainerParts): ContainerParts {
+  const { mangle, nat, filter, dispatch } = parts;
+  memoise([nat, filter, ...(mangle ? [mangle] : []), ...Object.values(dispatch).filter((r): r is Rule => r !== undefined)]);
+  return parts;
+}
 
 export class CompileCache {
   private entries = new WeakMap<Container, Partial<Record<Family, ContainerParts>>>();
@@ -27,7 +35,7 @@ export class CompileCache {
 
   parts(container: Container, family: Family, compute: () => ContainerParts): ContainerParts {
     const known = this.entries.get(container) ?? {};
-    const found = known[family] ?? compute();
+    const found = known[family] ?? remembered(compute());
     known[family] = found;
     this.entries.set(container, known);
     return found;

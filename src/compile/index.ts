@@ -4,7 +4,7 @@
  * decided here and can be read in `dockward plan`.
  */
 import type { Inventory } from '../inventory/types.js';
-import type { Policy } from '../policy/types.js';
+import type { OwnSet, Policy } from '../policy/types.js';
 import { CHAIN_PREFIX, type Chain, type Family, type Hook, type Rule, type Ruleset, type Table, type TableName } from '../ruleset/types.js';
 import { buildModel } from './model.js';
 import { CANARY, CONNECT, DOCKER_USER, OUTPUT, PREROUTING, PUBLISH, REJECT_LATER, REJECT_MARK } from './names.js';
@@ -13,6 +13,7 @@ import { egressChains, outboundLines } from './egress.js';
 import { hostChains } from './host.js';
 import { loggedNotes, withLogging } from './logging.js';
 import { labelNotes } from './labels.js';
+import { withExistingSets, type ExistingSets } from './sets.js';
 import { mirrorChain } from './mirror.js';
 import { withPolicyIcc } from './icc.js';
 import { networkChains } from './networks.js';
@@ -26,6 +27,8 @@ import { ctNew, jump, localDst, rule } from './rules.js';
 export interface CompileOptions {
   /** Packet-mark bit that tags sources the policy rejects (see compile/networks.ts guard). */
   readonly rejectMark: number;
+  /** ipsets that exist on the host (dataplane/ipset.ts): rules naming another set are left out (compile/sets.ts). */
+  readonly ipsets?: ExistingSets;
 }
 
 export const DEFAULT_OPTIONS: CompileOptions = { rejectMark: 0x1000000 };
@@ -36,6 +39,8 @@ export interface Compiled {
   readonly notes: readonly string[];
   /** Per published binding, who may use it (for revoking flows the policy no longer allows). */
   readonly access: readonly BindingAccess[];
+  /** dockward's own ipsets the rules match: loaded (dataplane/ipset.ts) before the rules. */
+  readonly ownSets: readonly OwnSet[];
   /** Docker's bridge interfaces (validated names): kernel settings are checked on these. */
   readonly bridges: readonly string[];
   readonly stats: { readonly containers: number; readonly mappings: number; readonly rules: number };
@@ -122,12 +127,14 @@ function countRules(ruleset: Ruleset): number {
  * Both families, each its own ruleset (and its own restore transaction). A CompileCache
  * makes a compile after a small change cost what changed; the result is the same.
  */
-export function compile(inventory: Inventory, policy: Policy, options: CompileOptions = DEFAULT_OPTIONS, cache?: CompileCache): Compiled {
+export function compile(inventory: Inventory, declared: Policy, options: CompileOptions = DEFAULT_OPTIONS, cache?: CompileCache): Compiled {
+  const { policy, notes: setNotes } = withExistingSets(declared, options.ipsets);
   cache?.begin(policy, new Map(inventory.networks.map((n) => [n.name, n.bridge])));
   const families = (['ipv4', 'ipv6'] as const).map((family) => compileFamily(inventory, policy, options, family, cache));
   return {
     rulesets: families.map((f) => f.ruleset),
-    notes: [...new Set([...families.flatMap((f) => f.model.notes), ...labelNotes(policy, inventory)])],
+    notes: [...new Set([...families.flatMap((f) => f.model.notes), ...labelNotes(policy, inventory), ...setNotes])],
+    ownSets: policy.ownSets ?? [],
     access: families.flatMap((f) => f.access),
     bridges: [...new Set(families.flatMap((f) => f.model.bridges.map((b) => b.iface)))],
     stats: {

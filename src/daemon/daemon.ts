@@ -5,6 +5,7 @@
  */
 import type Docker from 'dockerode';
 import type { Conntrack } from '../dataplane/conntrack.js';
+import { systemIpset } from '../dataplane/ipset.js';
 import { ensureKernelState } from '../dataplane/kernel.js';
 import type { Iptables } from '../dataplane/iptables.js';
 import { InventoryReader } from '../inventory/docker.js';
@@ -50,6 +51,7 @@ function statusOf(r: Reconciler, backend: string, startedAt: string): StatusReco
     ...(s.lastError ? { lastError: { at: iso(s.lastError.at), message: s.lastError.message } } : {}),
     docker: { reachable: s.dockerReachable }, applies: s.applies, repairs: s.repairs,
     ...(s.stats ? { stats: s.stats } : {}), desired: s.desired,
+    ...(s.notes?.length ? { warnings: s.notes } : {}),
   };
 }
 
@@ -73,6 +75,7 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
     ...(fallback ? { fallbackInventory: fallback } : {}), ...(c.conntrack ? { conntrack: c.conntrack } : {}),
     onInventory: (inventory) => c.stateDir.writeInventory(inventory),
     kernel: ensureKernelState,
+    ipset: systemIpset(),
     onHotApply: () => watchdog.checkSoon(),
     onDeferred: () => cleanupSoon(),
   }, c.policy.value, c.policy.hash);

@@ -17,6 +17,7 @@ import type { Family, Ruleset } from '../ruleset/types.js';
 import { changedBindings, fingerprint, flushStaleUdp, movedUdpBindings, revokeFlows } from './revoke.js';
 import { parseSave } from '../ruleset/parse.js';
 import { isOwnedChain } from '../compile/names.js';
+import { removeStaleSets, syncOwnSets, type Ipset } from '../dataplane/ipset.js';
 
 const NO_CONTAINERS: Inventory = { networks: [], containers: [] };
 
@@ -48,6 +49,8 @@ export interface ReconcileState {
   repairs: number;
   stats?: Compiled['stats'];
   desired: readonly Ruleset[];
+  /** What the last compile left out (a missing ipset, an ignored label), for status. */
+  notes?: readonly string[];
 }
 
 export interface ReconcilerDeps {
@@ -65,6 +68,8 @@ export interface ReconcilerDeps {
   readonly onDeferred?: () => void;
   /** Checks and sets the kernel settings the rules need (dataplane/kernel.ts); absent in unit tests. */
   readonly kernel?: (bridges: readonly string[]) => Promise<KernelState>;
+  /** Which ipsets exist, and dockward's own (dataplane/ipset.ts); absent in unit tests. */
+  readonly ipset?: Ipset;
   readonly now?: () => number;
 }
 
@@ -96,8 +101,13 @@ export class Reconciler {
     const started = this.now();
     const inventory = await this.inventory(changedContainers(reasons));
     if (!inventory) return false;
-    const compiled = compile(inventory.value, this.state.policy, DEFAULT_OPTIONS, this.cache);
+    const ipsets = await this.deps.ipset?.list();
+    const compiled = compile(inventory.value, this.state.policy, { ...DEFAULT_OPTIONS, ...(ipsets ? { ipsets } : {}) }, this.cache);
     for (const note of compiled.notes) this.deps.log.warn({ note }, 'left out of the rules');
+    this.state.notes = compiled.notes;
+    // dockward's own sets are loaded before the rules that match them (dataplane/ipset.ts).
+    const sets = await this.loadOwnSets(compiled);
+    if (!sets) return false;
     // Each family is its own transaction: one failing leaves the other applied, and is reported.
     const failures: string[] = [];
     const applied: Ruleset[] = [];
@@ -117,6 +127,7 @@ export class Reconciler {
     this.state.lastApply = { at: this.now(), durationMs: this.now() - started, changes };
     Object.assign(this.state, { stats: compiled.stats, desired: applied });
     await this.kernelState(compiled.bridges);
+    await this.removeStaleSets(compiled);
     await this.revoke(compiled);
     if (!inventory.fresh) return false;
     delete this.state.lastError;
@@ -193,6 +204,24 @@ export class Reconciler {
     const state = await this.deps.kernel?.(bridges);
     if (state?.changed.length) this.deps.log.info({ changed: state.changed }, 'kernel settings set');
     for (const problem of state?.problems ?? []) this.deps.log.warn({ problem }, 'kernel setting not as the rules need');
+  }
+
+  private async loadOwnSets(compiled: Compiled): Promise<boolean> {
+    if (!this.deps.ipset || compiled.ownSets.length === 0) return true;
+    try {
+      const loaded = await syncOwnSets(this.deps.ipset, compiled.ownSets);
+      if (loaded.length > 0) this.deps.log.info({ sets: loaded }, 'ipsets loaded');
+      return true;
+    } catch (error) {
+      return this.fail(`cannot load dockward's ipsets, previous rules kept: ${(error as Error).message}`, []);
+    }
+  }
+
+  /** Sets no rule matches any more; one still referenced (the other family not yet applied) goes next time. */
+  private async removeStaleSets(compiled: Compiled): Promise<void> {
+    if (!this.deps.ipset) return;
+    const removed = await removeStaleSets(this.deps.ipset, compiled.ownSets);
+    if (removed.length > 0) this.deps.log.info({ sets: removed }, 'ipsets removed');
   }
 
   private async revoke(compiled: Compiled): Promise<void> {

@@ -15,6 +15,8 @@ export interface StatusRecord {
   readonly startedAt: string;
   readonly backend: string;
   readonly policy: { readonly origin: string; readonly hash?: string; readonly error?: readonly string[] };
+  /** What the last compile left out or ignored (a missing ipset, a label that does not parse). */
+  readonly warnings?: readonly string[];
   readonly lastApply?: { readonly at: string; readonly durationMs: number; readonly changes: number };
   readonly lastError?: { readonly at: string; readonly message: string };
   readonly docker: { readonly reachable: boolean };

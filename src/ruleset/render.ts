@@ -130,8 +130,8 @@ export interface RenderedChain {
  * tag stands alone, so one line can be added or deleted without touching the others.
  */
 export function renderChain(chain: Chain): RenderedChain {
-  let rendered = chainCache.get(chain);
-  if (rendered) return rendered;
+  const memo = memos.get(chain);
+  if (memo) return memo as RenderedChain;
   const tags: string[] = [];
   const lines: string[] = [];
   let previous = '';
@@ -141,19 +141,26 @@ export function renderChain(chain: Chain): RenderedChain {
     lines.push(one.line);
     previous = one.tag;
   }
-  rendered = { tags, lines };
-  chainCache.set(chain, rendered);
+  const rendered = { tags, lines };
+  if (memo === null) memos.set(chain, rendered);
   return rendered;
 }
 
 /**
- * Rendering is cached on the compiler's objects: an unchanged container compiles to the
- * same chain and rule objects (compile/cache.ts), so after an event only what changed is
- * rendered and hashed again. A set chain is rebuilt each compile, but its rules are the
- * containers' cached ones, and a set rule's tag does not depend on its neighbours.
+ * Rendering is remembered for the objects a CompileCache hands out again and again: an
+ * unchanged container compiles to the same chain and rule objects (compile/cache.ts), so
+ * after an event only what changed is rendered and hashed. A set chain is rebuilt each
+ * compile, but its rules are the containers' remembered ones, and a set rule's tag does not
+ * depend on its neighbours. Only objects marked with `memoise` are remembered: a one-off
+ * compile of 10,000 containers should not pay for a weak map of every rule.
  */
-const chainCache = new WeakMap<Chain, RenderedChain>();
-const setRuleCache = new WeakMap<Rule, { readonly chain: string; readonly tag: string; readonly line: string }>();
+type SetRuleMemo = { readonly chain: string; readonly tag: string; readonly line: string };
+const memos = new WeakMap<Chain | Rule, RenderedChain | SetRuleMemo | null>();
+
+/** Mark chains and rules whose rendering is worth remembering (filled on first use). */
+export function memoise(items: Iterable<Chain | Rule>): void {
+  for (const item of items) if (!memos.has(item)) memos.set(item, null);
+}
 
 function renderRule(chain: string, previous: string, rule: Rule): { tag: string; line: string } {
   const body = ruleBody(rule);
@@ -162,10 +169,10 @@ function renderRule(chain: string, previous: string, rule: Rule): { tag: string;
 }
 
 function renderSetRule(chain: string, rule: Rule): { tag: string; line: string } {
-  const cached = setRuleCache.get(rule);
-  if (cached?.chain === chain) return cached;
+  const memo = memos.get(rule) as SetRuleMemo | null | undefined;
+  if (memo?.chain === chain) return memo;
   const fresh = { chain, ...renderRule(chain, '', rule) };
-  setRuleCache.set(rule, fresh);
+  if (memo !== undefined) memos.set(rule, fresh);
   return fresh;
 }
 

@@ -53,6 +53,7 @@ function lines(r: Report, dir: string): string[] {
     `last error: ${s.lastError ? `${s.lastError.at}: ${s.lastError.message}` : 'none'}`,
     `policy: ${s.policy.origin}${s.policy.hash ? ` (sha256 ${s.policy.hash.slice(0, 16)})` : ''}`,
     ...(s.policy.error ?? []).map((e) => `  rejected edit, last good policy in force: ${e}`),
+    ...(s.warnings ?? []).map((w) => `warning: ${w}`),
     `docker: ${s.docker.reachable ? 'reachable' : 'unreachable (rules in force kept)'}`,
     `counts: ${s.stats ? `${s.stats.containers} containers, ${s.stats.mappings} mappings, ${s.stats.rules} rules` : 'none yet'}; ${s.applies} applies, ${s.repairs} repairs`,
   ];

@@ -58,7 +58,7 @@ export function accessLines(rules: readonly AccessRule[], defaultAction: Action,
       const source = resolve(declared, family, networks);
       if (!source) continue;
       lines.push({ source, action: rule.action, rule });
-      if (source.cidr === undefined && source.iface === undefined) return lines;
+      if (source.cidr === undefined && source.iface === undefined && source.set === undefined) return lines;
     }
   }
   lines.push({ source: { label: 'any' }, action: defaultAction });

@@ -34,6 +34,7 @@ export interface ConnectionChains {
 }
 
 function note(r: ConnectionRule): string {
+  if (r.index < 0) return r.name ?? 'implicit'; // not from the file: a legacy link (links.ts)
   return r.name ? `connections[${r.index}]:${r.name}` : `connections[${r.index}]`;
 }
 
@@ -73,8 +74,9 @@ function byContainer(attachments: readonly Attachment[]): Map<Container, Attachm
   return groups;
 }
 
-export function connectionChains(policy: Policy, attachments: readonly Attachment[], family: Family): ConnectionChains {
-  const rules = policy.connections ?? [];
+/** `implicit`: paths the policy file does not state (legacy links), decided after its own. */
+export function connectionChains(policy: Policy, attachments: readonly Attachment[], family: Family, implicit: readonly ConnectionRule[] = []): ConnectionChains {
+  const rules = [...(policy.connections ?? []), ...implicit];
   const filter: Chain[] = [];
   const raw: Chain[] = [];
   const dispatch: Rule[] = [];

@@ -9,6 +9,7 @@ import { CHAIN_PREFIX, type Chain, type Family, type Hook, type Rule, type Rules
 import { buildModel } from './model.js';
 import { CANARY, CONNECT, DOCKER_USER, OUTPUT, PREROUTING, PUBLISH, REJECT_LATER, REJECT_MARK } from './names.js';
 import { connectionChains } from './connections.js';
+import { linkConnections } from './links.js';
 import { egressChains, outboundLines } from './egress.js';
 import { hostChains } from './host.js';
 import { loggedNotes, withLogging } from './logging.js';
@@ -75,7 +76,7 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
   const compute = (p: Publication) => containerParts(p, policy, family, networks);
   const parts = cache ? (p: Publication) => cache.parts(p.container, family, () => compute(p)) : compute;
   const published = publishedChains(model.publications, parts);
-  const connections = connectionChains(policy, model.attachments, family);
+  const connections = connectionChains(policy, model.attachments, family, linkConnections(inventory));
   const fromHost = hostChains(policy, model.publications, model.attachments, family);
   const egress = egressChains(policy, model.bridges, model.attachments, family);
   const perNetwork = networkChains(model.bridges, family, options.rejectMark, connections.bridges, (b) => outboundLines(b, egress, policy, family));

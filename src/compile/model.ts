@@ -16,6 +16,13 @@ export interface Bridge {
   readonly subnets: readonly { readonly cidr: string; readonly gateway?: string }[];
   readonly masquerade: boolean;
   readonly icc: boolean;
+  /**
+   * Docker 28's gateway modes (com.docker.network.bridge.gateway_mode_ipv4|ipv6):
+   * nat (default); routed: no masquerade, no DNAT, published container ports reached at the
+   * container's address; nat-unprotected: nat, and every container port open to direct
+   * routing; isolated: like an internal network.
+   */
+  readonly gatewayMode: GatewayMode;
   /** com.docker.network.host_ipv4 / host_ipv6: outbound traffic leaves from this address (SNAT) instead of masquerading. */
   readonly snatTo?: string;
 }
@@ -57,6 +64,13 @@ function optionFlag(network: Network, key: string, fallback: boolean): boolean {
   return value === undefined ? fallback : value === 'true';
 }
 
+export type GatewayMode = 'nat' | 'routed' | 'nat-unprotected' | 'isolated';
+
+function gatewayModeOf(network: Network, family: Family): GatewayMode {
+  const mode = network.options[`com.docker.network.bridge.gateway_mode_${family}`];
+  return mode === 'routed' || mode === 'nat-unprotected' || mode === 'isolated' ? mode : 'nat';
+}
+
 function toBridge(network: Network, family: Family, notes: string[]): Bridge | undefined {
   if (!isInterfaceName(network.bridge)) {
     notes.push(`network ${network.id.slice(0, 12)}: bridge name is not a valid interface name; network left out`);
@@ -64,10 +78,12 @@ function toBridge(network: Network, family: Family, notes: string[]): Bridge | u
   }
   const subnets = network.subnets.filter((s) => s.family === family && isCidr(family, s.cidr))
     .map((s) => (s.gateway && isAddress(family, s.gateway) ? { cidr: s.cidr, gateway: s.gateway } : { cidr: s.cidr }));
+  const gatewayMode = gatewayModeOf(network, family);
   return {
-    id: network.id, name: network.name, iface: network.bridge, internal: network.internal, subnets,
+    id: network.id, name: network.name, iface: network.bridge, internal: network.internal || gatewayMode === 'isolated', subnets,
     // With its own rules off Docker reports masquerade "false" on the default bridge: an artefact, not a wish.
-    masquerade: network.isDefault || optionFlag(network, 'enable_ip_masquerade', true),
+    masquerade: gatewayMode !== 'routed' && (network.isDefault || optionFlag(network, 'enable_ip_masquerade', true)),
+    gatewayMode,
     icc: optionFlag(network, 'enable_icc', true),
     ...snatOf(network, family),
   };

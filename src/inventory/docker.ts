@@ -73,7 +73,15 @@ function toEndpoints(info: ContainerInfo): Endpoint[] {
   }));
 }
 
+/** HostConfig.Links entries are "/child:/parent/alias": the names this container links to. */
+function linksOf(info: ContainerInfo): string[] {
+  const links = (info.HostConfig as { Links?: string[] | null } | undefined)?.Links ?? [];
+  return links.map((l) => l.split(':')[0]?.replace(/^\//, '') ?? '').filter(Boolean);
+}
+
 export function toContainer(info: ContainerInfo, imageLabels?: Record<string, string>): Container {
+  const links = linksOf(info);
+  const exposed = Object.keys(info.Config?.ExposedPorts ?? {});
   const labels = info.Config?.Labels ?? {};
   const project = labels['com.docker.compose.project'];
   const service = labels['com.docker.compose.service'];
@@ -84,6 +92,8 @@ export function toContainer(info: ContainerInfo, imageLabels?: Record<string, st
     networkMode: info.HostConfig?.NetworkMode ?? 'default',
     endpoints: toEndpoints(info),
     ports: toBindings(info.NetworkSettings?.Ports as Parameters<typeof toBindings>[0]),
+    ...(links.length > 0 ? { links } : {}),
+    ...(exposed.length > 0 ? { exposedPorts: exposed } : {}),
   };
 }
 

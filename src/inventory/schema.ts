@@ -21,6 +21,8 @@ const container = z.strictObject({
   ports: z.array(z.strictObject({
     protocol: z.enum(['tcp', 'udp', 'sctp']), containerPort: z.number().int(), hostIp: z.string(), hostPort: z.number().int(),
   })),
+  links: z.array(z.string()).optional(),
+  exposedPorts: z.array(z.string()).optional(),
 });
 
 export const inventorySchema: z.ZodType<Inventory> = z.strictObject({ networks: z.array(network), containers: z.array(container) });

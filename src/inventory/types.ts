@@ -43,6 +43,10 @@ export interface Container {
   readonly networkMode: string;
   readonly endpoints: readonly Endpoint[];
   readonly ports: readonly PortBinding[];
+  /** Legacy `--link`s: names of the containers this one links to (HostConfig.Links). */
+  readonly links?: readonly string[];
+  /** Ports the image or `--expose` declares ("80/tcp"): what a link opens with ICC off. */
+  readonly exposedPorts?: readonly string[];
 }
 
 export interface Endpoint {

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compile } from '../../src/compile/index.js';
+import { compile, DEFAULT_OPTIONS } from '../../src/compile/index.js';
 import { inventorySchema } from '../../src/inventory/schema.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { BUILTIN_DEFAULT } from '../../src/policy/default.js';
@@ -28,12 +28,21 @@ function load(dir: string) {
   return { inventory, policy: parsed.policy };
 }
 
+/** Optional ipsets.json: the sets that exist on the host (name → family), as `ipset list` would say. */
+function ipsetsOf(dir: string): Map<string, 'ipv4' | 'ipv6'> {
+  try {
+    return new Map(Object.entries(JSON.parse(readFileSync(join(dir, 'ipsets.json'), 'utf8')) as Record<string, 'ipv4' | 'ipv6'>));
+  } catch {
+    return new Map();
+  }
+}
+
 describe('golden rulesets', () => {
   for (const name of readdirSync(root).sort()) {
     it(`${name} compiles to its expected rules`, async () => {
       const dir = join(root, name);
       const { inventory, policy } = load(dir);
-      for (const ruleset of compile(inventory, policy).rulesets) {
+      for (const ruleset of compile(inventory, policy, { ...DEFAULT_OPTIONS, ipsets: ipsetsOf(dir) }).rulesets) {
         const file = join(dir, `expected.${ruleset.family === 'ipv4' ? 'v4' : 'v6'}.rules`);
         await expect(renderRuleset(ruleset)).toMatchFileSnapshot(file);
       }

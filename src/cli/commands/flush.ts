@@ -1,4 +1,5 @@
 import { flushFamily } from '../../dataplane/apply.js';
+import { removeStaleSets, systemIpset } from '../../dataplane/ipset.js';
 import type { Family } from '../../ruleset/types.js';
 import type { Request } from '../args.js';
 import { iptablesOf } from '../context.js';
@@ -10,5 +11,8 @@ export async function flush(request: Request): Promise<number> {
     const changes = await flushFamily(ipt, family);
     process.stdout.write(`${family} (${ipt.backend}): removed ${changes.length} chains\n`);
   }
+  // No rule matches them any more: dockward's own sets go too (others' sets are never touched).
+  const sets = await removeStaleSets(systemIpset(), []);
+  if (sets.length > 0) process.stdout.write(`removed ipsets: ${sets.join(', ')}\n`);
   return 0;
 }

@@ -2,7 +2,8 @@
  * plan: the restore text apply would load and the changes against what is live. With
  * --inventory it needs neither Docker nor root, and shows the whole ruleset.
  */
-import { compile } from '../../compile/index.js';
+import { compile, DEFAULT_OPTIONS } from '../../compile/index.js';
+import { systemIpset } from '../../dataplane/ipset.js';
 import { parseSave, type LiveState } from '../../ruleset/parse.js';
 import { planRestore, type Change } from '../../ruleset/plan.js';
 import { chainLines } from '../../ruleset/render.js';
@@ -21,7 +22,8 @@ function describe(change: Change, desired: Ruleset, live: LiveState): string[] {
 
 export async function plan(request: Request): Promise<number> {
   const [policy, inventory] = await Promise.all([policyOf(request), inventoryOf(request)]);
-  const compiled = compile(inventory, policy);
+  // Which ipsets exist decides which rules are in; without ipset (no root) none are known.
+  const compiled = compile(inventory, policy, { ...DEFAULT_OPTIONS, ipsets: await systemIpset().list().catch(() => new Map()) });
   const ipt = request.inventory ? undefined : await iptablesOf(request);
   const out: string[] = [`# dockward plan: policy ${policy.origin}; ${compiled.stats.containers} containers, ${compiled.stats.mappings} mappings, ${compiled.stats.rules} rules`];
   for (const note of compiled.notes) out.push(`# note: ${note}`);

@@ -169,3 +169,15 @@ describe('network options', () => {
     expect(post).toContain(`-A DOCKWARD-POSTROUTING -s 172.18.0.0/16 ! -o ${snat.bridge} -j SNAT --to-source 198.51.100.1`);
   });
 });
+
+describe('legacy links', () => {
+  it('open the linked container\'s exposed ports to its parent when ICC is off, and nothing else', () => {
+    const off = network(2, { options: { 'com.docker.network.bridge.enable_icc': 'false' } });
+    const db = container(1, off, [], { name: 'db', exposedPorts: ['5432/tcp'] });
+    const web = container(2, off, [], { name: 'web', links: ['db'] });
+    const text = rendered(inventory([off], [db, web]));
+    const lines = text.split('\n').filter((l) => l.includes('"DW:') && l.includes(' link"'));
+    expect(lines.some((l) => l.includes(`-s 172.18.0.3/32 -i ${off.bridge} -p tcp -m tcp --dport 5432`) && l.endsWith('-j ACCEPT'))).toBe(true);
+    expect(text).not.toMatch(/-s 172\.18\.0\.2\/32 .*--dport 5432 .* link"/);
+  });
+});

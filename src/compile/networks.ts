@@ -25,7 +25,8 @@ export interface NetworkChains {
  */
 function directAccess(b: Bridge): Rule[] {
   // A network without masquerade gets replies addressed to its containers: leave it to filter's conntrack rules.
-  if (!b.masquerade && !b.internal) return [];
+  // nat-unprotected opens every container port to direct routing by definition.
+  if ((!b.masquerade && !b.internal) || b.gatewayMode === 'nat-unprotected') return [];
   return b.subnets.map((s) => rule([dst(s.cidr), inIf(b.iface, true), notLocalDst], drop, 'direct'));
 }
 
@@ -41,16 +42,22 @@ function toBridge(b: Bridge, published: Rule[], connect: boolean): Rule[] {
   if (b.internal) return [...paths, rule([outIf(b.iface)], drop, 'internal')];
   const replies = rule([outIf(b.iface), ctReplies], accept);
   const ordered = b.icc ? [...published, ...paths] : [...paths, ...published];
-  return [replies, ...ordered, rule([outIf(b.iface)], drop, 'isolation')];
+  // nat-unprotected: whatever reaches the bridge from elsewhere is let in (Docker 28's option, opted into per network).
+  const last = b.gatewayMode === 'nat-unprotected' ? rule([outIf(b.iface)], accept, 'unprotected') : rule([outIf(b.iface)], drop, 'isolation');
+  return [replies, ...ordered, last];
 }
 
 /** filter: translated traffic goes to the published ports' chains; what none claims (stale or foreign DNAT) is refused. */
 function filterPublished(b: Bridge): Rule[] {
+  // Routed: published ports are dialled at the container's address, untranslated.
+  if (b.gatewayMode === 'routed') return [rule([outIf(b.iface)], jump(PUBLISH))];
   return [rule([outIf(b.iface), ctDnat], jump(PUBLISH)), rule([outIf(b.iface), ctDnat], drop, 'unclaimed')];
 }
 
 /** mangle: published ports were judged before DNAT (mangle PREROUTING); translated traffic passes here. */
 function manglePublished(b: Bridge): Rule[] {
+  // Routed: the published ports' verdicts are filter's alone (nothing is translated to judge before).
+  if (b.gatewayMode === 'routed') return [rule([outIf(b.iface)], accept, 'routed')];
   return [rule([outIf(b.iface), ctDnat], accept)];
 }
 

@@ -84,8 +84,16 @@ function natRules(p: Publication, d: Decided, family: Family): Rule[] {
   return dropTrailing(rules, 'RETURN');
 }
 
+/**
+ * A routed network (Docker 28's gateway_mode routed) has no DNAT: clients reach the
+ * container's address and port directly, and the policy judges them there.
+ */
+function routedKey(p: Publication, b: Binding, family: Family): Match[] {
+  return [dst(hostCidr(family, p.address)), ...port(b.protocol, b.containerPort)];
+}
+
 function filterRules(p: Publication, d: Decided, family: Family): Rule[] {
-  const key = delivered(p, d.binding, family);
+  const key = p.bridge.gatewayMode === 'routed' ? routedKey(p, d.binding, family) : delivered(p, d.binding, family);
   if (allowsAll(d.lines)) return [rule(key, accept)];
   const verdict: Record<Action, Target> = { allow: accept, deny: drop, reject: rejectTarget(d.binding, family) };
   return d.lines.map((l) => rule([...key, ...sourceMatches(l.source)], verdict[l.action], note(l)));
@@ -121,11 +129,13 @@ export interface ContainerParts {
 export function containerParts(p: Publication, policy: Policy, family: Family, networks: NetworkBridges): ContainerParts {
   const rules = rulesFor(policy, p.container);
   const decided = p.bindings.map((binding) => ({ binding, lines: accessLines(rules, policy.defaults.published, binding, family, networks) }));
-  const mangle = decided.flatMap((d) => mangleRules(d, family));
+  // Routed: no translation, so nothing to judge before DNAT and nothing to translate.
+  const routed = p.bridge.gatewayMode === 'routed';
+  const mangle = routed ? [] : decided.flatMap((d) => mangleRules(d, family));
   const address = hostCidr(family, p.address);
   return {
     ...(mangle.length > 0 ? { mangle: { name: p.chain, rules: mangle } } : {}),
-    nat: { name: p.chain, rules: decided.flatMap((d) => natRules(p, d, family)) },
+    nat: { name: p.chain, rules: routed ? [] : decided.flatMap((d) => natRules(p, d, family)) },
     filter: { name: p.chain, rules: decided.flatMap((d) => filterRules(p, d, family)) },
     dispatch: {
       ...(mangle.length > 0 ? { mangle: rule([], jump(p.chain)) } : {}),

@@ -41,7 +41,7 @@ export function rulesFor(policy: Policy, container: Container): AccessRule[] {
 export type NetworkBridges = ReadonlyMap<string, string>;
 
 /** A source as the rules can match it, or undefined when it can never match in this family. */
-function resolve(source: SourceMatch, family: Family, networks: NetworkBridges): SourceMatch | undefined {
+export function resolve(source: SourceMatch, family: Family, networks: NetworkBridges): SourceMatch | undefined {
   if (source.cidr !== undefined && familyOf(source.cidr) !== family) return undefined;
   if (source.set !== undefined && source.setFamily !== family) return undefined;
   if (source.network === undefined) return source;

@@ -30,7 +30,7 @@ export interface EgressChains {
   readonly active: boolean;
   /** Dispatch and per-container chains of forwarded traffic, for filter (mangle mirrors them). */
   readonly forward: readonly Chain[];
-  /** DOCKWARD-INPUT, dispatch and per-container chains of traffic to the host. */
+  /** Dispatch and per-container chains of traffic to the host. */
   readonly host: readonly Chain[];
 }
 
@@ -105,24 +105,34 @@ function outboundDefault(policy: Policy): Action {
   return policy.defaults.outbound ?? 'allow';
 }
 
-/** DOCKWARD-INPUT: new connections from each bridge to the host, judged per container, then the default. */
-function inputChain(bridges: readonly Bridge[], action: Action, family: Family): Chain {
-  // IPv6 neighbour discovery with the gateway is what makes a container's IPv6 work at all: never judged here.
-  const icmp6: Rule[] = family === 'ipv6' ? [rule([{ kind: 'protocol', protocol: 'ipv6-icmp' }], { kind: 'RETURN' }, 'icmpv6')] : [];
-  const perBridge = bridges.flatMap((b) => [
-    rule([inIf(b.iface), ctNew], jump(EGRESS_HOST)),
-    // Allowed by default: the host's own INPUT rules decide, as without dockward.
-    ...(action === 'allow' ? [] : defaultLines([inIf(b.iface), ctNew], action, family, 'outbound')),
+/**
+ * DOCKWARD-INPUT's lines for containers: new connections from each bridge to the host,
+ * judged per container, then the default. In coexist mode an allowing default leaves the
+ * packet to the host's own INPUT rules; in exclusive mode (`owner`) there are none, so it
+ * accepts.
+ */
+export function containerInputLines(egress: EgressChains, policy: Policy, bridges: readonly Bridge[], family: Family, owner: boolean): Rule[] {
+  const action = outboundDefault(policy);
+  return bridges.flatMap((b) => [
+    ...(egress.active ? [rule([inIf(b.iface), ctNew], jump(EGRESS_HOST))] : []),
+    ...(action === 'allow' && !owner ? [] : defaultLines([inIf(b.iface), ctNew], action, family, 'outbound')),
   ]);
-  return { name: INPUT, rules: [...icmp6, ...perBridge] };
 }
 
-export function egressChains(policy: Policy, bridges: readonly Bridge[], attachments: readonly Attachment[], family: Family): EgressChains {
+/** Coexist mode's DOCKWARD-INPUT: only when outbound rules exist. */
+export function coexistInput(egress: EgressChains, policy: Policy, bridges: readonly Bridge[], family: Family): Chain[] {
+  if (!egress.active) return [];
+  // IPv6 neighbour discovery with the gateway is what makes a container's IPv6 work at all: never judged here.
+  const icmp6: Rule[] = family === 'ipv6' ? [rule([{ kind: 'protocol', protocol: 'ipv6-icmp' }], { kind: 'RETURN' }, 'icmpv6')] : [];
+  return [{ name: INPUT, rules: [...icmp6, ...containerInputLines(egress, policy, bridges, family, false)] }];
+}
+
+export function egressChains(policy: Policy, attachments: readonly Attachment[], family: Family): EgressChains {
   const rules = policy.egress ?? [];
   const action = outboundDefault(policy);
   if (rules.length === 0 && action === 'allow') return { active: false, forward: [], host: [] };
   const [forward, host] = WAYS.map((way) => wayChains(way, rules, attachments, family));
-  return { active: true, forward: forward ?? [], host: [inputChain(bridges, action, family), ...(host ?? [])] };
+  return { active: true, forward: forward ?? [], host: host ?? [] };
 }
 
 /**

@@ -12,6 +12,7 @@ import { connectionChains } from './connections.js';
 import { linkConnections } from './links.js';
 import { egressChains, outboundLines } from './egress.js';
 import { hostChains } from './host.js';
+import { inputChains } from './input.js';
 import { loggedNotes, withLogging } from './logging.js';
 import { labelNotes } from './labels.js';
 import { withExistingSets, type ExistingSets } from './sets.js';
@@ -78,7 +79,8 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
   const published = publishedChains(model.publications, parts);
   const connections = connectionChains(policy, model.attachments, family, linkConnections(inventory));
   const fromHost = hostChains(policy, model.publications, model.attachments, family);
-  const egress = egressChains(policy, model.bridges, model.attachments, family);
+  const egress = egressChains(policy, model.attachments, family);
+  const input = inputChains(policy, egress, model.bridges, family, networks);
   const perNetwork = networkChains(model.bridges, family, options.rejectMark, connections.bridges, (b) => outboundLines(b, egress, policy, family));
   const toPublished = rule([localDst], jump(PUBLISH));
   const natEntry = family === 'ipv6' ? [LINK_LOCAL, toPublished] : [toPublished];
@@ -87,6 +89,7 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
   const raw = { ...perNetwork.raw, rules: [...(family === 'ipv4' ? [LOOPBACK] : []), ...rawConnect, ...perNetwork.raw.rules] };
   const ruleset: Ruleset = {
     family,
+    ...(policy.host?.manage ? { exclusive: true } : {}),
     dockerBridges: model.bridges.map((b) => b.iface),
     tables: {
       raw: table('raw', [raw, ...connections.raw]),
@@ -96,9 +99,9 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
         ...withGlobalGuard(perNetwork.mangleGuard, egress.active || connections.filter.length > 0 || fromHost.mangle.length > 0, options.rejectMark), ...published.mangle,
         ...fromHost.mangle,
         perNetwork.mangleForward, ...connections.filter.map((c) => mirrorChain(c, 'mark')),
-        ...egress.forward.map((c) => mirrorChain(c, 'mark')), ...egress.host.map((c) => mirrorChain(c, 'drop')),
+        ...egress.forward.map((c) => mirrorChain(c, 'mark')), ...[...input, ...egress.host].map((c) => mirrorChain(c, 'drop')),
       ]),
-      filter: table('filter', [perNetwork.filterForward, ...published.filter, ...connections.filter, ...egress.forward, ...egress.host, ...fromHost.filter]),
+      filter: table('filter', [perNetwork.filterForward, ...published.filter, ...connections.filter, ...egress.forward, ...input, ...egress.host, ...fromHost.filter]),
       nat: table('nat', [
         { name: PREROUTING, rules: natEntry }, { name: OUTPUT, rules: [toPublished] },
         perNetwork.natPostrouting, ...published.nat,

@@ -33,6 +33,8 @@ export function loggedNotes(policy: Policy): Set<string> {
   add('connections', policy.connections);
   add('egress', policy.egress);
   add('host.toContainers', policy.host?.toContainers);
+  add('host.input', policy.host?.manage?.input);
+  if (policy.host?.manage?.log) notes.add('input');
   if (policy.defaults.log?.published) notes.add('default');
   if (policy.defaults.log?.outbound) notes.add('outbound');
   return notes;

@@ -8,7 +8,7 @@
  * The result is memoised per (policy, sets): the same inputs give the very same policy
  * object, so per-container results cached on the policy (cache.ts) stay valid.
  */
-import type { Policy, SourceMatch } from '../policy/types.js';
+import type { HostPolicy, Policy, SourceMatch } from '../policy/types.js';
 import type { Family } from '../ruleset/types.js';
 
 /** Sets that exist on the host, by name, with their family. */
@@ -18,6 +18,7 @@ const memo = new WeakMap<Policy, { signature: string; policy: Policy; notes: str
 
 function usesForeignSets(policy: Policy): boolean {
   const all = [...policy.rules.flatMap((r) => r.from), ...(policy.egress ?? []).flatMap((r) => r.to),
+    ...(policy.host?.manage?.input ?? []).flatMap((r) => r.from),
     ...Object.values(policy.labels?.zones ?? {}).flat()];
   return all.some((m) => m.set !== undefined && m.setFamily === undefined);
 }
@@ -40,8 +41,14 @@ export function withExistingSets(policy: Policy, sets: ExistingSets | undefined)
     rules: policy.rules.map((r) => ({ ...r, from: resolve(r.from) })),
     ...(policy.egress ? { egress: policy.egress.map((r) => ({ ...r, to: resolve(r.to) })) } : {}),
     ...(labels ? { labels } : {}),
+    ...(policy.host ? { host: withInputSets(policy.host, resolve) } : {}),
   };
   const result = { signature, policy: resolved, notes: [...missing] };
   memo.set(policy, result);
   return result;
+}
+
+function withInputSets(host: HostPolicy, resolve: (m: readonly SourceMatch[]) => SourceMatch[]): HostPolicy {
+  if (!host.manage) return host;
+  return { ...host, manage: { ...host.manage, input: host.manage.input.map((r) => ({ ...r, from: resolve(r.from) })) } };
 }

@@ -5,6 +5,7 @@
  */
 import { parseSave, type LiveState } from '../ruleset/parse.js';
 import { planFlush, planRestore, type Change } from '../ruleset/plan.js';
+import { planExclusive } from '../ruleset/exclusive.js';
 import type { Chain, Family, Rule, Ruleset, Tables } from '../ruleset/types.js';
 import { advanceLive, expectedLive } from '../ruleset/expected-live.js';
 import { RestoreError, type Iptables } from './iptables.js';
@@ -34,7 +35,9 @@ export class VerifyError extends Error {
  * them) are not drift.
  */
 export async function liveDrift(ipt: Iptables, desired: Ruleset, tolerateDeferred = false): Promise<readonly Change[]> {
-  return planRestore(desired, parseSave(await ipt.save(desired.family)), { deferDeletes: tolerateDeferred }).changes;
+  const live = parseSave(await ipt.save(desired.family));
+  if (desired.exclusive) return planExclusive(desired, live).changes;
+  return planRestore(desired, live, { deferDeletes: tolerateDeferred }).changes;
 }
 
 /** Protocols the rest of the ruleset can do without when the kernel lacks their match module. */
@@ -63,9 +66,11 @@ export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => n
   const skipped: string[] = [];
   let ruleset = desired;
   for (;;) {
-    const plan = planRestore(ruleset, parseSave(await ipt.save(ruleset.family)));
+    const live = parseSave(await ipt.save(ruleset.family));
+    // Exclusive host mode replaces the tables whole (ruleset/exclusive.ts).
+    const plan = ruleset.exclusive ? planExclusive(ruleset, live) : planRestore(ruleset, live);
     try {
-      if (plan.text !== '') await ipt.restore(ruleset.family, plan.text);
+      if (plan.text !== '') await ipt.restore(ruleset.family, plan.text, { whole: ruleset.exclusive === true });
     } catch (error) {
       const protocol = refusedProtocol(error, plan.text);
       if (!protocol || skipped.includes(protocol)) throw error;

@@ -12,8 +12,11 @@ export type Backend = 'nft' | 'legacy';
 export interface Iptables {
   readonly backend: Backend;
   save(family: Family): Promise<string>;
-  /** `iptables-restore --noflush`; rejects with RestoreError, leaving what the failing table held. */
-  restore(family: Family, text: string): Promise<void>;
+  /**
+   * `iptables-restore --noflush`; rejects with RestoreError, leaving what the failing table
+   * held. `whole`: without --noflush, each table in the text replaced whole (exclusive mode).
+   */
+  restore(family: Family, text: string, options?: { readonly whole?: boolean }): Promise<void>;
   /** `iptables -t TABLE -S CHAIN`: the chain's rules, or undefined when the chain (or table) is missing. */
   listChain(family: Family, table: TableName, chain: string): Promise<string | undefined>;
 }
@@ -57,8 +60,9 @@ export function systemIptables(backend: Backend): Iptables {
       const { stdout } = await execa(binary(backend, family, 'save'), [], { timeout: 30_000 });
       return stdout;
     },
-    async restore(family, text) {
-      const result = await execa(binary(backend, family, 'restore'), ['--noflush', '-w', '5'], { input: text, reject: false, timeout: 60_000 });
+    async restore(family, text, options) {
+      const args = options?.whole ? ['-w', '5'] : ['--noflush', '-w', '5'];
+      const result = await execa(binary(backend, family, 'restore'), args, { input: text, reject: false, timeout: 60_000 });
       if (result.exitCode === 0) return;
       const line = failingLine(result.stderr);
       throw new RestoreError(family, result.exitCode, result.stderr, line, excerpt(text, line));

@@ -86,6 +86,14 @@ export interface Facts {
   readonly policy: PolicyFact;
   /** Path of the conntrack program, undefined when not found. */
   readonly conntrack?: string;
+  /**
+   * What compiling the policy against Docker's containers and the host's ipsets leaves out
+   * or ignores (a missing ipset, a label that does not parse or came from the image);
+   * undefined when it could not be compiled (no Docker, a bad policy).
+   */
+  readonly compileNotes?: readonly string[];
+  /** Native nftables tables (not iptables-nft's) with a chain on the input or forward hook: "inet firewalld". */
+  readonly nativeTables?: readonly string[];
 }
 
 // ---- verdicts ----
@@ -393,7 +401,8 @@ function inspectHooks(f: Facts): HookFindings | string {
     const state = parsed(save);
     if (!state) return `cannot read the live ${f.backend} rules: ${save.error ?? 'no output'}`;
     const chain = state.get(h.table)?.get(h.builtin);
-    if (h.table === 'filter' && h.builtin === 'FORWARD' && chain?.policy) found.forwardPolicy = chain.policy;
+    // Both families are read: a DROP policy in either is the one worth saying.
+    if (h.table === 'filter' && h.builtin === 'FORWARD' && chain?.policy && found.forwardPolicy !== 'DROP') found.forwardPolicy = chain.policy;
     const at = chain?.rules.findIndex((r) => isHook(r.text, h.chain)) ?? -1;
     const where = `${h.family} ${h.table}/${h.builtin}`;
     if (!chain || at < 0) {
@@ -507,11 +516,42 @@ export function conntrackPresent(f: Facts): CheckResult {
   return fine(id, `${f.conntrack} present (open flows can be revoked)`);
 }
 
+/** Rules the policy has that are not in force: a set that does not exist yet, a label ignored. */
+export function policyLeftOut(f: Facts): CheckResult {
+  const id = 'policy-left-out';
+  if (f.compileNotes === undefined) return fine(id, 'not checked (Docker or the policy not available)');
+  if (f.compileNotes.length === 0) return fine(id, 'every rule of the policy is in force');
+  return problem(id, 'warn', `${f.compileNotes.length} part(s) of the policy are not in force`,
+    'create the missing ipsets (or start the tool that keeps them: they come in at the next reconcile), and fix or remove the labels named', f.compileNotes);
+}
+
+/** Native nftables tables judge packets beside iptables' and beyond iptables-restore's reach, exclusive mode included. */
+export function nativeNftables(f: Facts): CheckResult {
+  const id = 'nftables';
+  if (!f.nativeTables?.length) return fine(id, 'no native nftables table hooks input or forward');
+  return problem(id, 'warn', `native nftables tables hook input or forward; dockward's rules cannot override or remove them`,
+    'make sure they accept what the policy allows (or remove them: `nft delete table FAMILY NAME`); exclusive mode does not reach them', [...f.nativeTables]);
+}
+
 /** In the order they print: the host's Docker and iptables first, then what would break the rules. */
 export const CHECKS: readonly ((f: Facts) => CheckResult)[] = [
   dockerReachable, iptablesVersion, dockerRules, dockerProxy, otherBackendRules, hookOrder,
-  ipForward, bridgeNetfilter, policyFile, policyValid, conntrackPresent,
+  ipForward, bridgeNetfilter, policyFile, policyValid, policyLeftOut, nativeNftables, conntrackPresent,
 ];
+
+/** `nft list ruleset` → native tables with a base chain on the input or forward hook; iptables-nft's own tables are not native. */
+export function nativeHookTables(text: string): string[] {
+  const found = new Set<string>();
+  let table: string | undefined;
+  for (const line of text.split('\n')) {
+    const t = /^table (\S+) (\S+) \{/.exec(line);
+    if (t) table = IPTABLES_NFT_TABLES.has(`${t[1]} ${t[2]}`) ? undefined : `${t[1]} ${t[2]}`;
+    if (table && /\bhook (input|forward)\b/.test(line)) found.add(table);
+  }
+  return [...found];
+}
+
+const IPTABLES_NFT_TABLES = new Set(['ip', 'ip6'].flatMap((family) => ['filter', 'nat', 'mangle', 'raw', 'security'].map((name) => `${family} ${name}`)));
 
 export function runChecks(f: Facts): CheckResult[] {
   return CHECKS.map((check) => check(f));

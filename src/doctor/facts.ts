@@ -9,12 +9,14 @@ import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import type Docker from 'dockerode';
 import { execa } from 'execa';
 import { detectBackend, type Backend } from '../dataplane/iptables.js';
-import { toNetwork } from '../inventory/docker.js';
+import { readInventory, toNetwork } from '../inventory/docker.js';
+import { compile, DEFAULT_OPTIONS } from '../compile/index.js';
+import { systemIpset } from '../dataplane/ipset.js';
 import { DEFAULT_POLICY_PATH, loadPolicy } from '../policy/load.js';
 import { formatIssues } from '../policy/issues.js';
 import type { Family } from '../ruleset/types.js';
 import {
-  flagValue, processesNamed, SYSCTL,
+  flagValue, nativeHookTables, processesNamed, SYSCTL,
   type BackendFacts, type ConfigFact, type DockerFact, type Facts, type FileFact, type PolicyFact, type ProcessFact, type SaveFact,
 } from './checks.js';
 
@@ -167,6 +169,7 @@ export async function gatherFacts(o: GatherOptions): Promise<Facts> {
     dockerFact(o.docker, o.dockerHost), policyFact(o.policy), conntrackPath(),
   ]);
   const dockerd = processesNamed({ processes: procs, ownNetns }, 'dockerd')[0];
+  const [compileNotes, nativeTables] = await Promise.all([notesOf(o, docker, policy), nftTables()]);
   return {
     backend,
     backendChosenBy: o.backend ? 'flag' : 'detection',
@@ -178,5 +181,25 @@ export async function gatherFacts(o: GatherOptions): Promise<Facts> {
     docker,
     policy,
     ...(conntrack ? { conntrack } : {}),
+    ...(compileNotes ? { compileNotes } : {}),
+    ...(nativeTables ? { nativeTables } : {}),
   };
+}
+
+/** The policy compiled against Docker's containers and the host's ipsets: what it leaves out. */
+async function notesOf(o: GatherOptions, docker: DockerFact, policy: PolicyFact): Promise<string[] | undefined> {
+  if (!docker.reachable || (policy.state === 'present' && policy.problems.length > 0)) return undefined;
+  try {
+    const loaded = await loadPolicy(o.policy);
+    if (!loaded.ok) return undefined;
+    const inventory = await readInventory(o.docker);
+    return [...compile(inventory, loaded.policy, { ...DEFAULT_OPTIONS, ipsets: await systemIpset().list() }).notes];
+  } catch {
+    return undefined;
+  }
+}
+
+async function nftTables(): Promise<string[] | undefined> {
+  const r = await execa('nft', ['list', 'ruleset'], { reject: false, timeout: 10_000 });
+  return r.exitCode === 0 ? nativeHookTables(r.stdout) : undefined;
 }

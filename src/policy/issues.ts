@@ -86,7 +86,8 @@ export function unknownKeysMessage(keys: readonly string[], known: readonly stri
 
 function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
-  let bestDistance = 3; // more than two edits away is a different word, not a typo
+  // More than two edits away is a different word, not a typo; a short word allows fewer ("to" is not "log").
+  let bestDistance = Math.min(3, Math.ceil(word.length / 2) + 1);
   for (const c of candidates) {
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [c, d];

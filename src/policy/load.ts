@@ -9,7 +9,7 @@ import { BUILTIN_DEFAULT } from './default.js';
 import { describeValue, fromZodIssues, zodMessage } from './issues.js';
 import { type ConnectionFile, type EgressFile, type HostFile, type PolicyFile, type RuleFile, type SourceEntry, type ZoneFile, policyFileSchema } from './schema.js';
 import { splitSources } from './sets.js';
-import type { AccessRule, Action, ConnectionRule, EgressRule, HostPolicy, HostRule, LabelPolicy, OwnSet, NetworkOverride, Policy, PolicyIssue, SourceMatch } from './types.js';
+import type { AccessRule, Action, ConnectionRule, EgressRule, HostPolicy, HostRule, InputRule, LabelPolicy, OwnSet, NetworkOverride, Policy, PolicyIssue, SourceMatch } from './types.js';
 
 export const DEFAULT_POLICY_PATH = '/etc/dockward/policy.yaml';
 
@@ -119,7 +119,7 @@ function normalise(file: PolicyFile, origin: string): Policy {
     defaults: defaultsOf(file.defaults),
     rules: file.rules.map((rule, index) => toAccessRule(rule, index, file.zones)),
     egress: file.egress?.map((rule, index) => toEgressRule(rule, index, file.zones)),
-    host: file.host && toHostPolicy(file.host),
+    host: file.host && toHostPolicy(file.host, file.zones),
     labels: file.labels?.enabled ? toLabelPolicy(file.labels, file.zones) : undefined,
     ownSets: nonEmpty(ownSetsOf(file.zones)),
     networks: file.networks && networkOverrides(file.networks),
@@ -158,12 +158,17 @@ function toEgressRule(rule: EgressFile, index: number, zones: PolicyFile['zones'
   return withoutUndefined({ index, name, containers, to, ports, action, log: logFlag(rule.log) });
 }
 
-function toHostPolicy(host: HostFile): HostPolicy {
+function toHostPolicy(host: HostFile, zones: PolicyFile['zones']): HostPolicy {
   const toContainers = host.toContainers?.map((rule, index): HostRule => {
     const { name, containers, ports, containerPorts, action } = rule;
     return withoutUndefined({ index, name, containers, ports, containerPorts, action, log: logFlag(rule.log) });
   });
-  return withoutUndefined({ toContainers });
+  const input = (host.input ?? []).map((rule, index): InputRule => {
+    const from = rule.from === undefined ? [ANY] : rule.from.flatMap((entry) => sourceMatches(entry, zones));
+    return withoutUndefined({ index, name: rule.name, ports: rule.ports, from, action: rule.action, log: logFlag(rule.log) });
+  });
+  const manage = host.manage ? withoutUndefined({ input, default: actionOf(host.default), log: logs(host.default) }) : undefined;
+  return withoutUndefined({ toContainers, manage });
 }
 
 function toLabelPolicy(labels: NonNullable<PolicyFile['labels']>, zones: PolicyFile['zones']): LabelPolicy {

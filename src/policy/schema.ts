@@ -35,7 +35,7 @@ export function policyFileSchema(zoneNames: readonly string[]) {
     networks: networks.optional(),
     connections: z.array(connection).optional(),
     egress: z.array(egressRule(zoneNames)).optional(),
-    host: hostSection.optional(),
+    host: hostSection(zoneNames).optional(),
     labels: labelsSection.optional(),
   });
 }
@@ -209,9 +209,31 @@ const hostRule = strictMap({
   log: z.boolean().optional(),
 });
 
-const hostSection = strictMap({
-  toContainers: z.array(hostRule).optional(),
-});
+/** Exclusive mode's rules for traffic to the host itself. */
+function inputRule(zoneNames: readonly string[]) {
+  return strictMap({
+    name: checked(z.string(), safeName('rule name')).optional(),
+    ports: list(port).optional(),
+    from: list(checked(z.string(), (text) => parseSourceEntry(text, zoneNames))).optional(),
+    action: z.enum(ACTIONS).default('allow'),
+    log: z.boolean().optional(),
+  });
+}
+
+function hostSection(zoneNames: readonly string[]) {
+  return strictMap({
+    toContainers: z.array(hostRule).optional(),
+    manage: z.boolean().default(false),
+    input: z.array(inputRule(zoneNames)).optional(),
+    default: defaultAction.default('allow'),
+  }).superRefine(
+    (value, ctx) => {
+      if (value.manage || value.input === undefined) return;
+      ctx.issues.push({ code: 'custom', message: 'input rules need exclusive mode: add "manage: true"', input: value.input, path: ['input'] });
+    },
+    { when: noIssuesYet },
+  );
+}
 
 /** Container labels as rules: off unless `enabled: true`. */
 const labelsSection = strictMap({

@@ -138,9 +138,32 @@ export interface HostRule {
   readonly log?: true;
 }
 
+/** Traffic to the host itself, in exclusive mode (`host.manage: true`). */
+export interface InputRule {
+  /** 0-based position in the file's `host.input`. */
+  readonly index: number;
+  readonly name?: string;
+  /** The host's ports; undefined = any. */
+  readonly ports?: readonly PortRange[];
+  /** Any of these sources; `any` is a single empty match. */
+  readonly from: readonly SourceMatch[];
+  readonly action: Action;
+  readonly log?: true;
+}
+
 export interface HostPolicy {
   /** Absent = none: the host reaches every container port, as with Docker. */
   readonly toContainers?: readonly HostRule[];
+  /**
+   * Exclusive mode: dockward owns the host's whole iptables ruleset, INPUT included.
+   * Absent = coexist mode (the default).
+   */
+  readonly manage?: {
+    readonly input: readonly InputRule[];
+    /** When no input rule decides; loopback, replies and essential ICMP are always allowed. */
+    readonly default: Action;
+    readonly log?: true;
+  };
 }
 
 /** Rules from the containers' own `dockward.rules` labels (opt-in). */

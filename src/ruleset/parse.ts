@@ -145,6 +145,8 @@ function buildMatch(module: string, o: Record<string, string>, negate: boolean, 
       const [value = '0', mask = '0xffffffff'] = (o['--mark'] ?? '').split('/');
       return { match: { kind: 'mark', value: Number(value), mask: Number(mask) } };
     }
+    case 'icmp': return { match: { kind: 'icmpType', protocol: 'icmp', type: Number(o['--icmp-type']) } };
+    case 'icmp6': return { match: { kind: 'icmpType', protocol: 'ipv6-icmp', type: Number(o['--icmpv6-type']) } };
     case 'limit': return { match: { kind: 'limit', perMinute: Number((o['--limit'] ?? '').split('/')[0]) } };
     case 'comment': {
       const words = (o['--comment'] ?? '').split(' ');

@@ -45,6 +45,7 @@ export function matchArgs(m: Match): string[] {
     case 'mark': return ['-m', 'mark', '--mark', markText(m.value, m.mask)];
     case 'limit': return ['-m', 'limit', '--limit', `${m.perMinute}/min`];
     case 'set': return ['-m', 'set', '--match-set', m.name, m.dir];
+    case 'icmpType': return m.protocol === 'icmp' ? ['-m', 'icmp', '--icmp-type', `${m.type}`] : ['-m', 'icmp6', '--icmpv6-type', `${m.type}`];
   }
 }
 

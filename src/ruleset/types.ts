@@ -27,6 +27,8 @@ export type Match =
   /** Original (pre-DNAT) destination of the connection: address and/or port. */
   | { readonly kind: 'ctorig'; readonly states: readonly CtState[]; readonly dst?: string; readonly dstPort?: number }
   | { readonly kind: 'mark'; readonly value: number; readonly mask: number }
+  /** `-m icmp --icmp-type N` / `-m icmp6 --icmpv6-type N`; needs a preceding protocol match of the same protocol. */
+  | { readonly kind: 'icmpType'; readonly protocol: IcmpProtocol; readonly type: number }
   /** `-m set --match-set NAME src|dst`: the address is a member of the ipset NAME. */
   | { readonly kind: 'set'; readonly name: string; readonly dir: 'src' | 'dst' }
   /** `-m limit --limit N/min` with the default burst (5): rate-limits the LOG line it sits on. */
@@ -80,6 +82,11 @@ export type Tables = Readonly<Record<TableName, Table>>;
 export interface Ruleset {
   readonly family: Family;
   readonly tables: Tables;
+  /**
+   * Exclusive host mode: the ruleset is the whole of these tables. Restored without
+   * --noflush (ruleset/exclusive.ts), and any rule or chain that is not dockward's is drift.
+   */
+  readonly exclusive?: boolean;
   /** Docker's bridge interfaces: rules Docker itself once wrote for them are taken over (removed). */
   readonly dockerBridges?: readonly string[];
 }

@@ -68,8 +68,11 @@ export function matchOne(m: Match, p: PacketView): boolean {
     case 'mark': return ((p.mark & m.mask) >>> 0) === (m.value >>> 0);
     // A rate limit only ever sits on a LOG line, which decides nothing: taken as matching.
     case 'limit': return true;
-    // Set members live in the kernel, not in the ruleset: the tracer takes an address as no member.
-    case 'set': return false;
+    // Set members live in the kernel, not in the ruleset: the tracer takes every address as a
+    // member, as explain's policy view (a set source without known members) does. Not exact.
+    case 'set': return true;
+    // The tracer follows TCP, UDP and SCTP packets only: an ICMP type never matches them.
+    case 'icmpType': return false;
     default: throw new TraceError(`cannot trace a rule with match kind ${JSON.stringify((m as { kind: unknown }).kind)}`);
   }
 }

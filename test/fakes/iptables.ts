@@ -45,7 +45,7 @@ export class FakeIptables implements Iptables {
       ...[...chains].flatMap(([c, rules]) => rules.map((r) => `-A ${c} ${r}`)), 'COMMIT'].join('\n')).join('\n');
   }
 
-  async restore(family: Family, text: string): Promise<void> {
+  async restore(family: Family, text: string, options?: { readonly whole?: boolean }): Promise<void> {
     this.restores++;
     if (this.failNext > 0) {
       this.failNext--;
@@ -57,7 +57,9 @@ export class FakeIptables implements Iptables {
       if (this.refuse?.test(line)) throw new RestoreError(family, 2, `line ${index + 1} failed`, index + 1, line);
       if (line.startsWith('*')) {
         name = line.slice(1);
-        work = new Map([[name, new Map([...this.table(name, family)].map(([c, r]) => [c, [...r]]))]]);
+        // Without --noflush a table starts empty: its built-in chains only.
+        const start = options?.whole ? new Map((BUILTINS[name] ?? []).map((c) => [c, [] as string[]])) : this.table(name, family);
+        work = new Map([[name, new Map([...start].map(([c, r]) => [c, [...r]]))]]);
       } else if (line === 'COMMIT' && work) {
         this.tablesOf(family).set(name, work.get(name)!);
       } else if (work) {

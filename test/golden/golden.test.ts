@@ -11,6 +11,7 @@ import { inventorySchema } from '../../src/inventory/schema.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { BUILTIN_DEFAULT } from '../../src/policy/default.js';
 import { renderRuleset } from '../../src/ruleset/plan.js';
+import { exclusiveText } from '../../src/ruleset/exclusive.js';
 
 const root = join(import.meta.dirname, 'cases');
 
@@ -44,7 +45,8 @@ describe('golden rulesets', () => {
       const { inventory, policy } = load(dir);
       for (const ruleset of compile(inventory, policy, { ...DEFAULT_OPTIONS, ipsets: ipsetsOf(dir) }).rulesets) {
         const file = join(dir, `expected.${ruleset.family === 'ipv4' ? 'v4' : 'v6'}.rules`);
-        await expect(renderRuleset(ruleset)).toMatchFileSnapshot(file);
+        // Exclusive host mode is restored whole: the golden file is that restore input.
+        await expect(ruleset.exclusive ? exclusiveText(ruleset) : renderRuleset(ruleset)).toMatchFileSnapshot(file);
       }
     });
   }

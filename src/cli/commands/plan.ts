@@ -6,6 +6,7 @@ import { compile, DEFAULT_OPTIONS } from '../../compile/index.js';
 import { systemIpset } from '../../dataplane/ipset.js';
 import { parseSave, type LiveState } from '../../ruleset/parse.js';
 import { planRestore, type Change } from '../../ruleset/plan.js';
+import { planExclusive } from '../../ruleset/exclusive.js';
 import { chainLines } from '../../ruleset/render.js';
 import type { Ruleset } from '../../ruleset/types.js';
 import type { Request } from '../args.js';
@@ -29,7 +30,8 @@ export async function plan(request: Request): Promise<number> {
   for (const note of compiled.notes) out.push(`# note: ${note}`);
   for (const ruleset of compiled.rulesets) {
     const live = ipt ? parseSave(await ipt.save(ruleset.family)) : new Map();
-    const p = planRestore(ruleset, live);
+    // Exclusive host mode loads whole tables: its plan is the whole ruleset whenever anything differs.
+    const p = ruleset.exclusive ? planExclusive(ruleset, live) : planRestore(ruleset, live);
     out.push(`# ${ruleset.family}${ipt ? ` (backend ${ipt.backend})` : ' (not compared with live rules)'}: ${p.changes.length === 0 ? 'in sync, nothing to load' : `${p.changes.length} changes`}`);
     if (ipt) for (const c of p.changes) out.push(...describe(c, ruleset, live));
     if (p.text) out.push(p.text.trimEnd());

@@ -32,3 +32,29 @@ describe('host.toContainers', () => {
     ]);
   });
 });
+
+describe('host.manage (exclusive mode)', () => {
+  it('normalises input rules with their sources, and the default', () => {
+    const p = policy('version: 1\nzones: { lan: { interfaces: [int0] } }\nhost:\n  manage: true\n  default: { action: deny, log: true }\n  input:\n    - { name: ssh, ports: [22], from: [zone:lan] }\n');
+    expect(p.host?.manage).toEqual({
+      default: 'deny', log: true,
+      input: [{ index: 0, name: 'ssh', ports: [{ protocol: 'tcp', from: 22, to: 22 }], from: [{ iface: 'int0', label: 'zone:lan' }], action: 'allow' }],
+    });
+  });
+
+  it('is off unless manage is true, and then input rules are an error', () => {
+    expect(policy('version: 1\nhost: { toContainers: [] }\n').host?.manage).toBeUndefined();
+    expect(problems('version: 1\nhost:\n  input:\n    - { ports: [22] }\n')).toEqual([
+      'policy.yaml: host.input: input rules need exclusive mode: add "manage: true"',
+    ]);
+  });
+
+  it('names every problem in input rules at its place', () => {
+    expect(problems('version: 1\nhost:\n  manage: yes\n  default: closed\n  input:\n    - { from: [zone:nowhere], to: [any] }\n')).toEqual([
+      'policy.yaml: host.manage: must be true or false (got "yes")',
+      'policy.yaml: host.input[0].from[0]: unknown zone "nowhere" (no zones are defined)',
+      'policy.yaml: host.input[0]: unknown key "to" (known keys: name, ports, from, action, log)',
+      'policy.yaml: host.default: must be one of allow, deny, reject (got "closed")',
+    ]);
+  });
+});

@@ -147,10 +147,22 @@ function hookLines(name: TableName, desired: Table, live: LiveTable, changes: Ch
   return lines;
 }
 
+/** Changes that only take rules away. */
+const REMOVING = new Set<Change['kind']>(['delete-chain', 'flush-chain', 'edit-chain', 'take-over']);
+
+/**
+ * Tables commit one by one. When access grows, filter goes before nat (TABLE_ORDER), so no
+ * translation exists before the rules that judge it; when it only shrinks, nat goes first,
+ * so nothing is translated towards rules already gone. Either order is safe — every table
+ * alone keeps refused sources out — but this one never refuses what is still allowed.
+ */
 export function planRestore(desired: Ruleset, live: LiveState, options: PlanOptions = {}): Plan {
   const changes: Change[] = [];
   const flags = { deferred: false };
-  const lines = TABLE_ORDER.flatMap((t) => tablePlan(t, desired, live, changes, options, flags));
+  const blocks = new Map(TABLE_ORDER.map((t) => [t, tablePlan(t, desired, live, changes, options, flags)] as const));
+  const shrinking = changes.length > 0 && changes.every((c) => REMOVING.has(c.kind));
+  const order = shrinking ? [...TABLE_ORDER].reverse() : TABLE_ORDER;
+  const lines = order.flatMap((t) => blocks.get(t) ?? []);
   return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', changes, ...(flags.deferred ? { deferred: true } : {}) };
 }
 

@@ -114,3 +114,15 @@ describe('taking over from Docker', () => {
     expect(kernel.chains('filter').get('DOCKER-USER')).toEqual(['-j RETURN']);
   });
 });
+
+describe('table order', () => {
+  it('writes filter before nat when access grows, and nat before filter when it only shrinks', async () => {
+    const kernel = new FakeIptables();
+    await kernel.restore('ipv4', renderRuleset(one));
+    const grow = planRestore(two, parseSave(await kernel.save('ipv4'))).text;
+    expect(grow.indexOf('*filter')).toBeLessThan(grow.indexOf('*nat'));
+    await kernel.restore('ipv4', grow);
+    const shrink = planRestore(one, parseSave(await kernel.save('ipv4'))).text;
+    expect(shrink.indexOf('*nat')).toBeLessThan(shrink.indexOf('*filter'));
+  });
+});

@@ -72,9 +72,23 @@ export const INPUT = `${CHAIN_PREFIX}INPUT`;
 /** Dispatch of direct container-to-container traffic to the chain of its destination. */
 export const CONNECT = `${CHAIN_PREFIX}CONNECT`;
 
+/**
+ * Names already derived, by prefix and key. Every compile names every container's chains,
+ * and a sha256 per container is a large share of an event's cost at a thousand containers.
+ * Emptied when it grows past a bound, so a long-lived daemon with container churn stays small.
+ */
+const named = new Map<string, string>();
+const NAMED_MAX = 100_000;
+
 function hashedChain(prefix: string, key: string): string {
+  const memoKey = prefix + key;
+  const known = named.get(memoKey);
+  if (known !== undefined) return known;
   const digest = createHash('sha256').update(key).digest();
-  return prefix + base32(digest, MAX_CHAIN_NAME - prefix.length - 1);
+  const name = prefix + base32(digest, MAX_CHAIN_NAME - prefix.length - 1);
+  if (named.size >= NAMED_MAX) named.clear();
+  named.set(memoKey, name);
+  return name;
 }
 
 export function isOwnedChain(name: string): boolean {

@@ -1,5 +1,6 @@
 /** Builders for inventories and policies in unit tests: only what a test cares about is spelled out. */
 import type { Container, Inventory, Network, PortBinding } from '../../src/inventory/types.js';
+import { formatIssues } from '../../src/policy/issues.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import type { Policy } from '../../src/policy/types.js';
 
@@ -38,4 +39,11 @@ export function policy(yaml: string): Policy {
   const result = parsePolicy(yaml, 'test.yaml');
   if (!result.ok) throw new Error(result.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
   return result.policy;
+}
+
+/** The lines `dockward check` would print for a policy that must be refused (file policy.yaml). */
+export function problems(text: string): string[] {
+  const result = parsePolicy(text, 'policy.yaml');
+  if (result.ok) throw new Error('expected the policy to be refused');
+  return formatIssues('policy.yaml', result.issues).split('\n');
 }

@@ -1,14 +1,7 @@
 /** `defaults.outbound` and `egress:`: normalised form and errors with their places. */
 import { describe, expect, it } from 'vitest';
-import { formatIssues } from '../../../src/policy/issues.js';
-import { parsePolicy } from '../../../src/policy/load.js';
-import { policy } from '../../helpers/fixtures.js';
+import { policy, problems } from '../../helpers/fixtures.js';
 
-function problems(text: string): string[] {
-  const result = parsePolicy(text, 'policy.yaml');
-  if (result.ok) throw new Error('expected the policy to be refused');
-  return formatIssues('policy.yaml', result.issues).split('\n');
-}
 
 describe('egress', () => {
   it('normalises destinations: zones (interfaces mean the outbound interface), addresses, any', () => {

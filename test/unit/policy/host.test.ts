@@ -1,14 +1,7 @@
 /** `host:` — traffic from the host itself to containers: normalised form and errors. */
 import { describe, expect, it } from 'vitest';
-import { formatIssues } from '../../../src/policy/issues.js';
-import { parsePolicy } from '../../../src/policy/load.js';
-import { policy } from '../../helpers/fixtures.js';
+import { policy, problems } from '../../helpers/fixtures.js';
 
-function problems(text: string): string[] {
-  const result = parsePolicy(text, 'policy.yaml');
-  if (result.ok) throw new Error('expected the policy to be refused');
-  return formatIssues('policy.yaml', result.issues).split('\n');
-}
 
 describe('host.toContainers', () => {
   it('normalises rules like published-port rules, without sources', () => {

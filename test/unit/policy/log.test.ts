@@ -1,15 +1,8 @@
 /** `log: true` on rules and defaults: normalised form, errors, and the LOG prefix. */
 import { describe, expect, it } from 'vitest';
 import { logPrefix } from '../../../src/compile/logging.js';
-import { formatIssues } from '../../../src/policy/issues.js';
-import { parsePolicy } from '../../../src/policy/load.js';
-import { policy } from '../../helpers/fixtures.js';
+import { policy, problems } from '../../helpers/fixtures.js';
 
-function problems(text: string): string[] {
-  const result = parsePolicy(text, 'policy.yaml');
-  if (result.ok) throw new Error('expected the policy to be refused');
-  return formatIssues('policy.yaml', result.issues).split('\n');
-}
 
 describe('log', () => {
   it('takes a default as an action or as { action, log }', () => {

@@ -1,15 +1,8 @@
 /** Zones as ipsets: a set kept by another tool, and many CIDRs as a set of dockward's own. */
 import { describe, expect, it } from 'vitest';
-import { formatIssues } from '../../../src/policy/issues.js';
-import { parsePolicy } from '../../../src/policy/load.js';
 import { ownSetName } from '../../../src/policy/sets.js';
-import { policy } from '../../helpers/fixtures.js';
+import { policy, problems } from '../../helpers/fixtures.js';
 
-function problems(text: string): string[] {
-  const result = parsePolicy(text, 'policy.yaml');
-  if (result.ok) throw new Error('expected the policy to be refused');
-  return formatIssues('policy.yaml', result.issues).split('\n');
-}
 
 describe('ipset zones', () => {
   it('normalise a named set into a set source (family unknown until the compiler sees the set)', () => {

@@ -105,7 +105,7 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
   const resync = setInterval(() => scheduler.trigger('resync'), c.resyncMs);
   watchdog = startWatchdog({
     iptables: c.iptables, log: c.log, desired: () => reconciler.state.desired, busy: () => scheduler.busy,
-    onDrift: (reason) => scheduler.trigger(reason), canaryMs: c.canaryMs, readbackMs: c.readbackMs,
+    onDrift: (reason) => scheduler.trigger(reason, { urgent: true }), canaryMs: c.canaryMs, readbackMs: c.readbackMs,
   });
   const fileWatch = watchPolicyFile(c.policy.path, () => void reload());
 

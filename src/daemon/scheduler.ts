@@ -1,9 +1,14 @@
 /**
- * When to reconcile. The first trigger runs at once (a container start should not wait
- * out a debounce); triggers that arrive while a reconcile runs are coalesced into one
- * more run after a pause. While triggers keep coming, the pause doubles (up to
- * coalesceMaxMs), so a burst of 100 container starts costs a handful of applies; once a
- * run finds nothing pending, the next trigger runs at once again.
+ * When to reconcile. A trigger that finds the scheduler idle runs at once: a container
+ * start should not wait out a debounce. Triggers that arrive while a reconcile runs are
+ * coalesced into one more run after a pause; while they keep coming the pause grows
+ * fourfold (100 ms, 400 ms, 1.6 s, then at most coalesceMaxMs), so a burst of 100
+ * container starts costs a handful of applies however long dockerd takes to start them.
+ * A quiet gap of settleMs ends a pause early, so the last containers of a burst wait a
+ * moment, not the whole pause. A trigger within the last pause (at least coalesceMs)
+ * after a run is part of the same burst: it is coalesced and does not restart the
+ * sequence from the top; one after a longer quiet runs at once.
+ * Urgent triggers (a repair after the rules were wiped) skip every pause.
  * A failed run is retried with exponential backoff until one succeeds.
  */
 export interface Clock {
@@ -17,53 +22,93 @@ export const systemClock: Clock = {
 };
 
 export interface SchedulerOptions {
+  /** The first pause after a run that found more triggers waiting. */
   readonly coalesceMs: number;
+  /** The longest pause while triggers keep coming. */
   readonly coalesceMaxMs: number;
+  /** A gap this long with no trigger ends a pause early. */
+  readonly settleMs: number;
   readonly retryMinMs: number;
   readonly retryMaxMs: number;
 }
 
-export const DEFAULT_SCHEDULE: SchedulerOptions = { coalesceMs: 100, coalesceMaxMs: 2000, retryMinMs: 250, retryMaxMs: 30_000 };
+export const DEFAULT_SCHEDULE: SchedulerOptions = { coalesceMs: 100, coalesceMaxMs: 4000, settleMs: 300, retryMinMs: 250, retryMaxMs: 30_000 };
 
 /** run returns true on success, false to be retried. */
 export type Run = (reasons: readonly string[]) => Promise<boolean>;
 
+type Waiting = 'none' | 'coalesce' | 'retry' | 'cooldown';
+
 export class Scheduler {
   private readonly pending = new Set<string>();
   private running = false;
-  private timer: unknown;
+  private urgent = false;
+  private waiting: Waiting = 'none';
+  private deadline: unknown;
+  private settle: unknown;
   private retryMs = 0;
-  private coalesceMs = 0;
+  private pauseMs = 0;
   private stopped = false;
 
   constructor(private readonly run: Run, private readonly options = DEFAULT_SCHEDULE, private readonly clock = systemClock) {}
 
-  trigger(reason: string): void {
+  trigger(reason: string, opts: { urgent?: boolean } = {}): void {
+    if (this.stopped) return;
     this.pending.add(reason);
-    if (!this.running && this.timer === undefined && !this.stopped) void this.runNow();
+    if (opts.urgent) this.urgent = true;
+    if (this.running || this.waiting === 'retry') return;
+    if (this.waiting === 'none' || this.urgent) {
+      this.clearTimers();
+      void this.runNow();
+    } else if (this.waiting === 'cooldown') {
+      this.wait('coalesce', this.grow(), true);
+    } else {
+      this.armSettle();
+    }
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clearTimers();
   }
 
   get busy(): boolean {
     return this.running;
   }
 
-  private later(ms: number): void {
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      void this.runNow();
-    }, ms);
+  private clearTimers(): void {
+    if (this.deadline !== undefined) this.clock.clearTimeout(this.deadline);
+    if (this.settle !== undefined) this.clock.clearTimeout(this.settle);
+    this.deadline = undefined;
+    this.settle = undefined;
+    this.waiting = 'none';
+  }
+
+  /** Run (or, in cooldown, forget the burst) after ms, or after a quiet settle gap if sooner. */
+  private wait(mode: Waiting, ms: number, settles: boolean): void {
+    this.clearTimers();
+    this.waiting = mode;
+    this.deadline = this.clock.setTimeout(() => this.due(), ms);
+    if (settles && ms > this.options.settleMs) this.armSettle();
+  }
+
+  private armSettle(): void {
+    if (this.settle !== undefined) this.clock.clearTimeout(this.settle);
+    this.settle = this.clock.setTimeout(() => this.due(), this.options.settleMs);
+  }
+
+  private due(): void {
+    const mode = this.waiting;
+    this.clearTimers();
+    if (mode === 'cooldown') this.pauseMs = 0;
+    else void this.runNow();
   }
 
   private async runNow(): Promise<void> {
     if (this.stopped || this.pending.size === 0) return;
     const reasons = [...this.pending];
     this.pending.clear();
+    this.urgent = false;
     this.running = true;
     let ok = false;
     try {
@@ -75,15 +120,18 @@ export class Scheduler {
     if (!ok) {
       for (const r of reasons) this.pending.add(r);
       this.retryMs = Math.min(this.options.retryMaxMs, this.retryMs === 0 ? this.options.retryMinMs : this.retryMs * 2);
-      this.later(this.retryMs);
-    } else {
-      this.retryMs = 0;
-      if (this.pending.size === 0) {
-        this.coalesceMs = 0;
-        return;
-      }
-      this.coalesceMs = Math.min(this.options.coalesceMaxMs, this.coalesceMs === 0 ? this.options.coalesceMs : this.coalesceMs * 2);
-      this.later(this.coalesceMs);
+      this.wait('retry', this.retryMs, false);
+      return;
     }
+    this.retryMs = 0;
+    if (this.urgent) return void this.runNow();
+    if (this.pending.size > 0) this.wait('coalesce', this.grow(), true);
+    // A run may find nothing waiting in the middle of a burst: a trigger soon after is still part of it.
+    else this.wait('cooldown', Math.max(this.pauseMs, this.options.coalesceMs), false);
+  }
+
+  private grow(): number {
+    this.pauseMs = Math.min(this.options.coalesceMaxMs, this.pauseMs === 0 ? this.options.coalesceMs : this.pauseMs * 4);
+    return this.pauseMs;
   }
 }

@@ -40,7 +40,7 @@ async function unreachable(): Promise<number[]> {
   return missing;
 }
 
-it('8. 100 containers started in a burst are all reachable within 5 s of the last start, with one apply per 2 s of burst at most', async () => {
+it('8. 100 containers started in a burst are all reachable within 5 s of the last start, with at most 10 applies', async () => {
   const policy = files.policy('policy.yaml', INTERNAL_ONLY);
   const d = startDockward(lab, ['--policy', policy, '--state-dir', files.dir]);
   try {
@@ -59,11 +59,7 @@ it('8. 100 containers started in a burst are all reachable within 5 s of the las
     const timeline = d.logs().filter((r) => r.msg === 'applied').map((r) => `${(r['time'] as number) - lastStart}ms(${r['ms']}ms)`);
     console.log(`applies relative to the last start: ${timeline.join(' ')}`);
     console.log(`burst of ${COUNT}: starts took ${lastStart - started} ms; all reachable ${ms} ms after the last start; ${applies} applies`);
-    // The scheduler's bound: pauses of 100, 200, 400, 800 and 1600 ms, then one apply per
-    // 2 s for as long as starts keep coming (dockerd 20.10 takes 15-20 s for 100 starts
-    // here), plus the leading apply and the last one: a handful, never one per container.
-    const bound = 6 + Math.ceil((lastStart - started) / 2000);
-    expect(applies).toBeLessThanOrEqual(Math.min(bound, 20));
+    expect(applies).toBeLessThanOrEqual(10);
   } finally {
     expect(await d.stop()).toBe(0);
   }

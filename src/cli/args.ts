@@ -39,6 +39,7 @@ const OPTIONS = {
   'flush-on-exit': { type: 'boolean' },
   from: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
 export const USAGE = `usage: dockward <command> [options]
@@ -66,12 +67,59 @@ options:
   --json                   status, doctor, explain: machine-readable output
   --from ADDRESS[@IFACE]   explain: would a new connection from ADDRESS (arriving on IFACE; "host" = the host itself) get in, and by which rule
   --flush-on-exit          run: remove the rules on SIGTERM/SIGINT (default: leave them in force)
+  --help, -h               this text
+  --version                dockward's version
 `;
+
+/** Options that only some commands take; the common ones (policy, docker-host, backend, log-level, help) go with every command. */
+const ONLY_FOR: Readonly<Partial<Record<keyof typeof OPTIONS, readonly Command[]>>> = {
+  inventory: ['plan', 'apply', 'explain'],
+  'resync-interval': ['run'],
+  'readback-interval': ['run'],
+  'flush-on-exit': ['run'],
+  'state-dir': ['run', 'status'],
+  json: ['status', 'doctor', 'explain'],
+  from: ['explain'],
+};
 
 function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag}: must be one of ${allowed.join(', ')} (got "${value}")`);
   return value as T;
+}
+
+function commandOf(word: string): Command {
+  if (!(COMMANDS as readonly string[]).includes(word)) throw new UsageError(`unknown command "${word}" (commands: ${COMMANDS.join(', ')})`);
+  return word as Command;
+}
+
+function checkApplicable(command: Command, values: Record<string, unknown>): void {
+  for (const [flag, commands] of Object.entries(ONLY_FOR)) {
+    if (values[flag] !== undefined && !commands.includes(command)) {
+      throw new UsageError(`--${flag} is an option of ${commands.join(', ')}, not of ${command}`);
+    }
+  }
+}
+
+/** Docker's own forms: unix:///path, a bare socket path, or tcp://host:port. */
+function dockerHost(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (/^unix:\/\/\/./.test(value) || value.startsWith('/')) return value;
+  if (/^tcp:\/\/[^/\s]+$/.test(value)) return value;
+  throw new UsageError(`--docker-host: must be unix:///path/to/socket or tcp://host:port (got "${value}")`);
+}
+
+/** node:util's parser messages name its own API; say the same in the words of this command line. */
+function parseError(error: NodeJS.ErrnoException): UsageError {
+  const message = error.message;
+  const option = /'(--?[^' ]+)/.exec(message)?.[1];
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new UsageError(`unknown option ${option ?? message}`);
+  if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
+    return new UsageError(/ambiguous/.test(message)
+      ? `${option} needs a value; to give one that starts with "-", write ${option}=VALUE`
+      : `${option}: ${/argument missing/.test(message) ? 'needs a value' : message}`);
+  }
+  return new UsageError(message);
 }
 
 function seconds(flag: string, value: string | undefined, fallback: number): number {
@@ -81,22 +129,23 @@ function seconds(flag: string, value: string | undefined, fallback: number): num
   return n;
 }
 
-export function parseRequest(argv: readonly string[]): Request | 'help' {
+export function parseRequest(argv: readonly string[]): Request | 'help' | 'version' {
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw parseError(error as NodeJS.ErrnoException);
   }
   const { values, positionals } = parsed;
-  if (values.help || positionals.length === 0) return 'help';
-  const command = oneOf('command', positionals[0], COMMANDS);
-  if (!command) throw new UsageError('no command');
+  if (values.help) return 'help';
+  if (values.version) return 'version';
+  if (positionals.length === 0) throw new UsageError('no command given');
+  const command = commandOf(positionals[0]!);
+  checkApplicable(command, values);
   // Only explain takes an argument: the container it is about.
   const takes = command === 'explain' ? 2 : 1;
   if (positionals.length > takes) throw new UsageError(`unexpected argument "${positionals[takes]}"`);
   if (command === 'explain' && positionals[1] === undefined) throw new UsageError('explain needs a CONTAINER (a name or an id prefix)');
-  if (values.from !== undefined && command !== 'explain') throw new UsageError('--from is an option of explain only');
   const resync = seconds('resync-interval', values['resync-interval'], 30);
   const readback = seconds('readback-interval', values['readback-interval'], 10);
   const backend = oneOf('backend', values.backend, ['nft', 'legacy'] as const);
@@ -109,7 +158,7 @@ export function parseRequest(argv: readonly string[]): Request | 'help' {
     stateDir: values['state-dir'] ?? DEFAULT_STATE_DIR,
     json: values.json === true,
     ...(values.policy !== undefined ? { policy: values.policy } : {}),
-    ...(values['docker-host'] !== undefined ? { dockerHost: values['docker-host'] } : {}),
+    ...(values['docker-host'] !== undefined ? { dockerHost: dockerHost(values['docker-host']) } : {}),
     ...(backend ? { backend } : {}),
     ...(values.inventory !== undefined ? { inventory: values.inventory } : {}),
     ...(command === 'explain' ? { container: positionals[1] } : {}),

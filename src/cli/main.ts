@@ -1,4 +1,5 @@
 /** Dispatch a command line to its command; map failures to exit codes and plain-text stderr. */
+import { readFile } from 'node:fs/promises';
 import { exitCodeOf, InputError } from '../errors.js';
 import { parseRequest, USAGE, type Command, type Request } from './args.js';
 import { apply } from './commands/apply.js';
@@ -13,11 +14,21 @@ import { status } from './commands/status.js';
 
 const HANDLERS: Readonly<Record<Command, (r: Request) => Promise<number>>> = { apply, check, doctor, explain, flush, inventory, plan, run, status };
 
+/** The version in package.json, which ships next to dist/. */
+async function version(): Promise<string> {
+  const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     const request = parseRequest(argv);
     if (request === 'help') {
       process.stdout.write(USAGE);
+      return 0;
+    }
+    if (request === 'version') {
+      process.stdout.write(`dockward ${await version()}\n`);
       return 0;
     }
     return await HANDLERS[request.command](request);

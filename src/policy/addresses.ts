@@ -99,8 +99,9 @@ function longestZeroRun(groups: readonly number[]): { start: number; length: num
 
 /**
  * Linux interface names (dev_valid_name): 1-15 bytes, not "." or "..", no "/", ":" or
- * whitespace. Stricter than Linux on purpose: printable ASCII only, no quotes or backslash,
- * no leading "-" or "!", because the name is written into iptables-restore text.
+ * whitespace. Stricter than Linux on purpose: letters, digits and "-_.@" only, no leading
+ * "-" or "!", because the name is written into iptables-restore text, and a "*" or ";"
+ * in a policy is a mistake (a glob that would silently match nothing), not a name.
  * A trailing "+" is iptables' wildcard ("eth+" = every eth interface).
  */
 export function parseInterfaceName(text: string): Checked<string> {
@@ -112,6 +113,12 @@ export function parseInterfaceName(text: string): Checked<string> {
     return fail(`interface name ${quote(text)} ${allowed}`);
   }
   if (/^[-!]/.test(text)) return fail(`interface name ${quote(text)} must not start with "-" or "!"`);
+  if (/[*?]/.test(text)) {
+    return fail(`interface name ${quote(text)} is not a glob: iptables' wildcard is a trailing "+" (e.g. ${quote(text.replace(/[*?].*$/, '+'))})`);
+  }
+  if (/[^A-Za-z0-9_.@+-]/.test(text)) {
+    return fail(`interface name ${quote(text)} may hold only letters, digits and "-", "_", ".", "@" (a trailing "+" is a wildcard)`);
+  }
   if (text.slice(0, -1).includes('+')) {
     return fail(`interface name ${quote(text)} may use "+" only at the end, as a wildcard`);
   }

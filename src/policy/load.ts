@@ -93,7 +93,14 @@ function parseYaml(text: string): YamlResult {
 
 function yamlIssue(e: YAMLError, lines: LineCounter): PolicyIssue {
   const { line, col } = lines.linePos(e.pos[0]);
-  return { path: '', message: `YAML syntax error at line ${line}, column ${col}: ${oneLine(e.message)}` };
+  return { path: '', message: `YAML syntax error at line ${line}, column ${col}: ${yamlMessage(e)}` };
+}
+
+/** The parser's words where they speak of its own API or its own limits rather than of the file. */
+function yamlMessage(e: YAMLError): string {
+  if (e.code === 'MULTIPLE_DOCS') return 'a second YAML document ("---"); a policy file holds one document';
+  if (/call stack/i.test(e.message)) return 'nested too deeply';
+  return oneLine(e.message);
 }
 
 const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ').trim();
@@ -167,7 +174,7 @@ function toHostPolicy(host: HostFile, zones: PolicyFile['zones']): HostPolicy {
     const from = rule.from === undefined ? [ANY] : rule.from.flatMap((entry) => sourceMatches(entry, zones));
     return withoutUndefined({ index, name: rule.name, ports: rule.ports, from, action: rule.action, log: logFlag(rule.log) });
   });
-  const manage = host.manage ? withoutUndefined({ input, default: actionOf(host.default), log: logs(host.default) }) : undefined;
+  const manage = host.manage ? withoutUndefined({ input, default: actionOf(host.default ?? 'allow'), log: logs(host.default) }) : undefined;
   return withoutUndefined({ toContainers, manage });
 }
 

@@ -225,11 +225,17 @@ function hostSection(zoneNames: readonly string[]) {
     toContainers: z.array(hostRule).optional(),
     manage: z.boolean().default(false),
     input: z.array(inputRule(zoneNames)).optional(),
-    default: defaultAction.default('allow'),
+    default: defaultAction.optional(),
   }).superRefine(
     (value, ctx) => {
-      if (value.manage || value.input === undefined) return;
-      ctx.issues.push({ code: 'custom', message: 'input rules need exclusive mode: add "manage: true"', input: value.input, path: ['input'] });
+      if (value.manage) return;
+      // Without exclusive mode dockward does not touch INPUT: these keys would do nothing.
+      if (value.input !== undefined) {
+        ctx.issues.push({ code: 'custom', message: 'input rules need exclusive mode: add "manage: true"', input: value.input, path: ['input'] });
+      }
+      if (value.default !== undefined) {
+        ctx.issues.push({ code: 'custom', message: 'the host\'s default applies in exclusive mode only: add "manage: true"', input: value.default, path: ['default'] });
+      }
     },
     { when: noIssuesYet },
   );

@@ -17,9 +17,12 @@ interface Shape {
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+/** A name glob of stars alone, with no other key, matches every container. */
+const selectsAll = (s: Selector) => s.name !== undefined && /^\*+$/.test(s.name) && Object.keys(s).length === 1;
+
 /** Undefined selects every container; otherwise every selector of `inner` must be one of `outer`. */
 function selectorsCover(outer: readonly Selector[] | undefined, inner: readonly Selector[] | undefined): boolean {
-  if (outer === undefined) return true;
+  if (outer === undefined || outer.some(selectsAll)) return true;
   return inner !== undefined && inner.every((s) => outer.some((o) => same(o, s)));
 }
 

@@ -32,6 +32,37 @@ describe('dockward command line', () => {
     }
   });
 
+  it('says what is wrong with a command line in its own words, exit 2', async () => {
+    const cases: [string[], string][] = [
+      [[], 'dockward: no command given'],
+      [['bogus'], 'dockward: unknown command "bogus" (commands: apply, plan, inventory, check, flush, run, status, doctor, explain)'],
+      [['apply', '--version-of'], 'dockward: unknown option --version-of'],
+      [['check', '--json'], 'dockward: --json is an option of status, doctor, explain, not of check'],
+      [['status', '--from', '192.0.2.1'], 'dockward: --from is an option of explain, not of status'],
+      [['run', '--readback-interval', '-5'], 'dockward: --readback-interval needs a value; to give one that starts with "-", write --readback-interval=VALUE'],
+      [['run', '--readback-interval=-5'], 'dockward: --readback-interval: must be a positive number of seconds (got "-5")'],
+      [['plan', '--docker-host', 'http://x'], 'dockward: --docker-host: must be unix:///path/to/socket or tcp://host:port (got "http://x")'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await dockward(...args);
+      expect(r.exitCode, args.join(' ')).toBe(2);
+      expect(r.stderr.split('\n')[0], args.join(' ')).toBe(message);
+    }
+  });
+
+  it('prints its version', async () => {
+    const r = await dockward('--version');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^dockward \d+\.\d+\.\d+$/);
+  });
+
+  it('check sums up every list the policy holds', async () => {
+    const only = file('lists.yaml', 'version: 1\ndefaults: { outbound: deny }\negress:\n  - { ports: [53/udp] }\nhost:\n  toContainers:\n    - { containers: web }\n');
+    const r = await dockward('check', '--policy', only);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe(`${only}: ok (0 rules, 1 egress rule, 1 host.toContainers rule, default for published ports: allow, outbound: deny)`);
+  });
+
   it('check: a good policy exits 0, a bad one exits 2 naming every problem', async () => {
     expect((await dockward('check', '--policy', join(basic, 'policy.yaml'))).exitCode).toBe(0);
     const bad = file('bad.yaml', 'version: 1\nrules:\n  - { ports: [70000], from: [zone:nope] }\n');

@@ -94,6 +94,16 @@ describe('interface names', () => {
     expect(parseInterfaceName('!eth0')).toEqual({ ok: false, error: 'interface name "!eth0" must not start with "-" or "!"' });
   });
 
+  it('rejects a glob with a hint at the "+" wildcard, and characters no interface name needs', () => {
+    expect(parseInterfaceName('eth*')).toEqual({ ok: false, error: 'interface name "eth*" is not a glob: iptables\' wildcard is a trailing "+" (e.g. "eth+")' });
+    expect(parseInterfaceName('e?h0')).toEqual({ ok: false, error: 'interface name "e?h0" is not a glob: iptables\' wildcard is a trailing "+" (e.g. "e+")' });
+    for (const name of ['eth0;rm', 'eth0|x', 'eth(0)', 'eth0,1']) {
+      expect(parseInterfaceName(name)).toEqual({
+        ok: false, error: `interface name ${JSON.stringify(name)} may hold only letters, digits and "-", "_", ".", "@" (a trailing "+" is a wildcard)`,
+      });
+    }
+  });
+
   it('rejects "+" anywhere but at the end', () => {
     expect(parseInterfaceName('e+th')).toEqual({ ok: false, error: 'interface name "e+th" may use "+" only at the end, as a wildcard' });
     expect(parseInterfaceName('eth++')).toEqual({ ok: false, error: 'interface name "eth++" may use "+" only at the end, as a wildcard' });

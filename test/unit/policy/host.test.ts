@@ -40,6 +40,9 @@ describe('host.manage (exclusive mode)', () => {
     expect(problems('version: 1\nhost:\n  input:\n    - { ports: [22] }\n')).toEqual([
       'policy.yaml: host.input: input rules need exclusive mode: add "manage: true"',
     ]);
+    expect(problems('version: 1\nhost: { default: deny }\n')).toEqual([
+      'policy.yaml: host.default: the host\'s default applies in exclusive mode only: add "manage: true"',
+    ]);
   });
 
   it('names every problem in input rules at its place', () => {

@@ -50,6 +50,27 @@ host:
     ]);
   });
 
+  it('takes a "*" name glob for every container, in each list', () => {
+    expect(warnings(`version: 1
+rules:
+  - { containers: "*", ports: [443] }
+  - { containers: web, ports: [443] }
+  - { containers: { name: "*", label: tier=edge }, ports: [80] }
+  - { containers: web, ports: [80] }
+connections:
+  - { from: "*", to: db }
+  - { from: app, to: db, ports: [5432] }
+host:
+  toContainers:
+    - { containers: "**" }
+    - { containers: web, ports: [8080] }
+`)).toEqual([
+      'rules[1]: never decides: rules[0] matches all of its traffic first',
+      'connections[1]: never decides: connections[0] matches all of its traffic first',
+      'host.toContainers[1]: never decides: host.toContainers[0] matches all of its traffic first',
+    ]);
+  });
+
   it('leaves a policy without shadowed rules alone', () => {
     expect(warnings('version: 1\nrules:\n  - { ports: [443], from: [192.0.2.1] }\n  - { ports: [443] }\n  - { ports: [80] }\n')).toEqual([]);
   });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withNetns, type Netns } from '../helpers/netns.js';
 
-const inventory = join(import.meta.dirname, '../golden/cases/10-sctp-ipv6-routed/inventory.json');
+const inventory = join(import.meta.dirname, '../golden/cases/10-sctp-ipv6/inventory.json');
 const XTABLES = '/usr/lib/x86_64-linux-gnu/xtables';
 
 async function rules(ns: Netns, backend: string, family: 'iptables' | 'ip6tables'): Promise<string[]> {

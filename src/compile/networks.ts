@@ -35,16 +35,26 @@ function directAccess(b: Bridge): Rule[] {
  * With ICC off, containers of the bridge do not reach each other through a published
  * port on a host address either (as with Docker): the ICC drop comes before the ports.
  */
-function toBridge(b: Bridge, published: Rule[], connect: boolean): Rule[] {
+function toBridge(b: Bridge, published: Rule[], connect: boolean, family: Family): Rule[] {
   // Direct paths the policy's `connections` decide come before ICC and isolation.
   const paths = [...(connect ? [rule([outIf(b.iface)], jump(CONNECT))] : []),
     rule([inIf(b.iface), outIf(b.iface)], b.icc ? accept : drop, b.icc ? 'icc' : 'icc-off')];
   if (b.internal) return [...paths, rule([outIf(b.iface)], drop, 'internal')];
   const replies = rule([outIf(b.iface), ctReplies], accept);
-  const ordered = b.icc ? [...published, ...paths] : [...paths, ...published];
+  const open = [...published, ...routedIcmp(b, family)];
+  const ordered = b.icc ? [...open, ...paths] : [...paths, ...open];
   // nat-unprotected: whatever reaches the bridge from elsewhere is let in (Docker 28's option, opted into per network).
   const last = b.gatewayMode === 'nat-unprotected' ? rule([outIf(b.iface)], accept, 'unprotected') : rule([outIf(b.iface)], drop, 'isolation');
   return [replies, ...ordered, last];
+}
+
+/**
+ * Routed networks answer ICMP from anywhere (ping, and the errors path MTU discovery needs),
+ * as Docker 28's rules do (`-o br -p icmp|icmpv6 -j ACCEPT` in DOCKER); unpublished ports stay closed.
+ */
+function routedIcmp(b: Bridge, family: Family): Rule[] {
+  if (b.gatewayMode !== 'routed') return [];
+  return [rule([outIf(b.iface), { kind: 'protocol', protocol: family === 'ipv4' ? 'icmp' : 'ipv6-icmp' }], accept, 'routed-icmp')];
 }
 
 /** filter: translated traffic goes to the published ports' chains; what none claims (stale or foreign DNAT) is refused. */
@@ -86,9 +96,9 @@ export function networkChains(bridges: readonly Bridge[], family: Family, reject
     natPostrouting: { name: POSTROUTING, rules: [rule([ctDnat], jump(HAIRPIN)), ...bridges.flatMap(masquerading)] },
     // Every rule for traffic into bridges comes before any outbound accept, or a packet from
     // one network to another would be accepted as the first network's outbound traffic.
-    filterForward: { name: FORWARD, rules: [...bridges.flatMap((b) => toBridge(b, filterPublished(b), connect.has(b.iface))), ...bridges.flatMap(outbound)] },
+    filterForward: { name: FORWARD, rules: [...bridges.flatMap((b) => toBridge(b, filterPublished(b), connect.has(b.iface), family)), ...bridges.flatMap(outbound)] },
     // The same decisions again in mangle FORWARD, so ICC off, isolation and `connections`
     // hold while filter alone is wiped (see mirror.ts).
-    mangleForward: mirrorChain({ name: FORWARD, rules: [...bridges.flatMap((b) => toBridge(b, manglePublished(b), connect.has(b.iface))), ...bridges.flatMap(outbound)] }),
+    mangleForward: mirrorChain({ name: FORWARD, rules: [...bridges.flatMap((b) => toBridge(b, manglePublished(b), connect.has(b.iface), family)), ...bridges.flatMap(outbound)] }),
   };
 }

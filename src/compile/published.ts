@@ -68,10 +68,18 @@ function rejectTarget(b: Binding, family: Family): Target {
 
 const MANGLE_VERDICT: Record<Action, Target> = { allow: ret, deny: drop, reject: goTo(REJECT_MARK) };
 
+/**
+ * IPv6 link-local sources are never translated (nat, as Docker 28+), so they would reach
+ * dockerd's idle socket on the host port and complete a handshake there: refuse them.
+ */
+function linkLocalDrop(d: Decided, family: Family): Rule[] {
+  return family === 'ipv6' ? [rule([...dialled(d.binding, family), src('fe80::/10')], drop, 'link-local')] : [];
+}
+
 function mangleRules(d: Decided, family: Family): Rule[] {
-  if (allowsAll(d.lines)) return [];
+  if (allowsAll(d.lines)) return linkLocalDrop(d, family);
   const rules = d.lines.map((l) => rule([...dialled(d.binding, family), ...sourceMatches(l.source)], MANGLE_VERDICT[l.action], note(l)));
-  return dropTrailing(rules, 'RETURN');
+  return [...linkLocalDrop(d, family), ...dropTrailing(rules, 'RETURN')];
 }
 
 function natRules(p: Publication, d: Decided, family: Family): Rule[] {

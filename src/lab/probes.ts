@@ -22,6 +22,11 @@ export interface ProbeOptions {
 
 export interface UdpProbeOptions extends ProbeOptions {
   payload?: string;
+  /**
+   * Source port to send from (default: one the kernel picks). A fixed one keeps successive
+   * probes in one conntrack flow, as a long-lived UDP client's datagrams are.
+   */
+  sourcePort?: number;
 }
 
 /**
@@ -53,10 +58,11 @@ export async function httpProbe(run: Runner, url: string, opts: ProbeOptions = {
 const UDP_CLIENT = `
 import socket, sys
 host, port, source, timeout, payload = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5]
+sport = int(sys.argv[6]) if len(sys.argv) > 6 else 0
 fam, _, _, _, addr = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
 s = socket.socket(fam, socket.SOCK_DGRAM)
-if source:
-    s.bind((source, 0))
+if source or sport:
+    s.bind((source or ("::" if fam == socket.AF_INET6 else "0.0.0.0"), sport))
 s.settimeout(timeout)
 s.connect(addr)
 s.send(payload.encode())
@@ -75,6 +81,7 @@ export async function udpProbe(
 ): Promise<string | null> {
   const ms = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const args = ['-c', UDP_CLIENT, host, String(port), opts.source ?? '', seconds(ms), opts.payload ?? 'ping'];
+  if (opts.sourcePort !== undefined) args.push(String(opts.sourcePort));
   const r = await run(PYTHON, args, { reject: false, timeoutMs: ms + SPAWN_SLACK_MS });
   return r.exitCode === 0 ? r.stdout : null;
 }
@@ -85,7 +92,8 @@ host, port, source, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(
 fam, _, _, _, addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
 s = socket.socket(fam, socket.SOCK_STREAM)
 if source:
-    s.bind((source, 0))
+    # Through getaddrinfo, so a link-local source may name its interface ("fe80::2%eth0").
+    s.bind(socket.getaddrinfo(source, 0, fam, socket.SOCK_STREAM)[0][4])
 s.settimeout(timeout)
 try:
     s.connect(addr)
@@ -106,4 +114,24 @@ export async function tcpProbe(run: Runner, host: string, port: number, opts: Pr
   const word = r.stdout.trim();
   if (word === 'reset' || word === 'timeout' || word === 'unreachable' || word === 'connected') return word;
   throw new Error(`tcp probe printed ${JSON.stringify(r.stdout)}: ${r.stderr}`);
+}
+
+const SCTP_CLIENT = `
+import socket, sys
+host, port, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+fam, _, _, _, addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+s = socket.socket(fam, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
+s.settimeout(timeout)
+try:
+    s.connect(addr)
+    sys.stdout.write(s.recv(65535).decode(errors="replace"))
+except OSError:
+    sys.exit(1)
+`;
+
+/** Opens an SCTP association and reads what the server says first; null if nothing did in time. */
+export async function sctpProbe(run: Runner, host: string, port: number, opts: ProbeOptions = {}): Promise<string | null> {
+  const ms = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const r = await run(PYTHON, ['-c', SCTP_CLIENT, host, String(port), seconds(ms)], { reject: false, timeoutMs: ms + SPAWN_SLACK_MS });
+  return r.exitCode === 0 ? r.stdout : null;
 }

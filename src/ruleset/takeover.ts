@@ -22,13 +22,25 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * Shapes that name no bridge: Docker 28.0.0's FORWARD accept for replies into its ipset of
+ * bridge subnets, and the SCTP checksum rule of 20.10-28 (mangle POSTROUTING, per SCTP port).
+ */
+function bridgeless(table: TableName): RegExp[] {
+  switch (table) {
+    case 'filter': return [/^-m set --match-set docker-ext-bridges-v[46] dst -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT$/];
+    case 'mangle': return [/^-p sctp -m sctp --sport \d+ -j CHECKSUM --checksum-fill$/];
+    default: return [];
+  }
+}
+
 /** Rule shapes Docker writes in built-in chains for bridge BR (iptables-save form). */
 function shapes(table: TableName, bridges: readonly string[]): RegExp[] {
-  if (bridges.length === 0) return [];
+  if (bridges.length === 0) return bridgeless(table);
   const br = `(?:${bridges.map(escape).join('|')})`;
   const port = '(?: -p \\w+ -m \\w+ --dport \\d+)?';
   switch (table) {
-    case 'filter': return [
+    case 'filter': return [...bridgeless(table),
       // Docker's own jump to DOCKER-USER: dockward puts its own (tagged) one first instead.
       /^-j DOCKER-USER$/,
       new RegExp(`^-o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT$`),
@@ -39,6 +51,7 @@ function shapes(table: TableName, bridges: readonly string[]): RegExp[] {
       new RegExp(`^-o ${br} -m addrtype --src-type LOCAL -j (?:MASQUERADE|SNAT --to-source \\S+)$`),
       new RegExp(`^-s (\\S+/(?:32|128)) -d \\1${port} -j MASQUERADE$`),
     ];
+    case 'mangle': return bridgeless(table);
     case 'raw': return [
       new RegExp(`^-d \\S+ ! -i ${br}${port} -j DROP$`),
       new RegExp(`^-d 127\\.\\S+ ! -i lo${port} -j DROP$`),

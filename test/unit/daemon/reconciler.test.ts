@@ -5,6 +5,7 @@ import { containerChain } from '../../../src/compile/names.js';
 import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
 import type { Inventory } from '../../../src/inventory/types.js';
 import type { Conntrack, Flow } from '../../../src/dataplane/conntrack.js';
+import { RestoreError } from '../../../src/dataplane/iptables.js';
 import { FakeIptables } from '../../fakes/iptables.js';
 import { container, inventory, network, policy, tcp } from '../../helpers/fixtures.js';
 
@@ -64,6 +65,24 @@ describe('reconciler', () => {
     expect(await r.reconcile(['retry'])).toBe(true);
     expect(await ipt.save('ipv4')).toContain('172.17.0.3:80');
     expect(r.state.lastError).toBeUndefined();
+  });
+
+  it('one family failing leaves the other applied, and is reported (IPv4 fails, IPv6 loads)', async () => {
+    class Ipv4Fails extends FakeIptables {
+      override async restore(family: 'ipv4' | 'ipv6', text: string, options?: { readonly whole?: boolean }): Promise<void> {
+        if (family === 'ipv4') throw new RestoreError('ipv4', 1, 'iptables-restore: injected failure', undefined, '');
+        return super.restore(family, text, options);
+      }
+    }
+    const dual = network(1, { subnets: [{ family: 'ipv4', cidr: '172.17.0.0/16' }, { family: 'ipv6', cidr: 'fd00:d0c::/64' }] });
+    const web6 = container(1, dual, [tcp(443), tcp(443, 443, '::')], { endpoints: [{ networkId: dual.id, networkName: 'bridge', ipv4: '172.17.0.2', ipv6: 'fd00:d0c::2' }] });
+    const ipt = new Ipv4Fails();
+    const r = new Reconciler({ readInventory: docker(inventory([dual], [web6])), iptables: ipt, log }, BUILTIN_DEFAULT);
+    expect(await r.reconcile(['start'])).toBe(false);
+    expect(await ipt.save('ipv6')).toContain('-j DNAT --to-destination [fd00:d0c::2]:443');
+    expect(await ipt.save('ipv4')).not.toContain('DOCKWARD');
+    expect(r.state.lastError?.message).toMatch(/ipv4: iptables-restore failed/);
+    expect(r.state.lastError?.message).not.toMatch(/ipv6/);
   });
 
   it('deletes the open flows of a source the new policy refuses, and only those', async () => {

@@ -87,6 +87,17 @@ describe('dockward command line', () => {
     expect(r.stdout).toContain('# ipv6 (not compared with live rules)');
   });
 
+  it('plan shows the ipset a big zone is loaded into, with every entry', async () => {
+    const cidrs = Array.from({ length: 40 }, (_, i) => `10.${i}.0.0/16`);
+    const big = file('big.yaml', `version: 1\ndefaults: { published: deny }\nzones:\n  big: { sources: [${cidrs.join(', ')}] }\nrules:\n  - { from: [zone:big] }\n`);
+    const r = await dockward('plan', '--inventory', join(basic, 'inventory.json'), '--policy', big);
+    expect(r.exitCode).toBe(0);
+    const set = /^# ipset (DOCKWARD-Z-\S+) \(ipv4, 40 entries\): ipset restore input$/m.exec(r.stdout)?.[1];
+    expect(set).toBeDefined();
+    expect(r.stdout).toContain(`-m set --match-set ${set} src`);
+    for (const c of cidrs) expect(r.stdout).toContain(`add ${set}-T ${c} -exist`);
+  });
+
   it('plan --inventory with a malformed inventory exits 2 naming the place', async () => {
     const broken = file('inv.json', JSON.stringify({ networks: [], containers: [{ id: 'x' }] }));
     const r = await dockward('plan', '--inventory', broken);

@@ -3,7 +3,7 @@
  * --inventory it needs neither Docker nor root, and shows the whole ruleset.
  */
 import { compile, DEFAULT_OPTIONS } from '../../compile/index.js';
-import { systemIpset } from '../../dataplane/ipset.js';
+import { setRestoreText, systemIpset } from '../../dataplane/ipset.js';
 import { parseSave, type LiveState } from '../../ruleset/parse.js';
 import { planRestore, type Change } from '../../ruleset/plan.js';
 import { planExclusive } from '../../ruleset/exclusive.js';
@@ -35,6 +35,10 @@ export async function plan(request: Request): Promise<number> {
     out.push(`# ${ruleset.family}${ipt ? ` (backend ${ipt.backend})` : ' (not compared with live rules)'}: ${p.changes.length === 0 ? 'in sync, nothing to load' : `${p.changes.length} changes`}`);
     if (ipt) for (const c of p.changes) out.push(...describe(c, ruleset, live));
     if (p.text) out.push(p.text.trimEnd());
+  }
+  // Big zones live in ipsets of dockward's own, loaded before the rules that match them.
+  for (const set of policy.ownSets ?? []) {
+    out.push(`# ipset ${set.name} (${set.family}, ${set.cidrs.length} entries): ipset restore input`, setRestoreText(set).trimEnd());
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;

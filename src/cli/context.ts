@@ -49,10 +49,15 @@ async function inventoryFile(file: string): Promise<Inventory> {
     throw new InputError([`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message}`]);
   }
   const parsed = inventorySchema.safeParse(data);
-  if (!parsed.success) {
-    throw new InputError(parsed.error.issues.map((i) => `${file}: ${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '')}: ${i.message}`));
-  }
+  if (!parsed.success) throw new InputError(parsed.error.issues.map((i) => inventoryProblem(file, i.path, i.message)));
   return parsed.data;
+}
+
+/** `FILE: PATH: message`, in the words of a file's author: a key that is not there is "missing". */
+function inventoryProblem(file: string, path: readonly PropertyKey[], message: string): string {
+  const place = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  const said = /received undefined$/.test(message) ? `missing (${message.replace(/^Invalid input: /, '').replace(/, received undefined$/, '')})` : message;
+  return place === '' ? `${file}: ${said} (an inventory is an object {"networks": [...], "containers": [...]})` : `${file}: ${place}: ${said}`;
 }
 
 export async function iptablesOf(request: Request): Promise<Iptables> {

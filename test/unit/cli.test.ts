@@ -102,7 +102,10 @@ describe('dockward command line', () => {
     const broken = file('inv.json', JSON.stringify({ networks: [], containers: [{ id: 'x' }] }));
     const r = await dockward('plan', '--inventory', broken);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain(`${broken}: containers[0].name:`);
+    expect(r.stderr).toContain(`${broken}: containers[0].name: missing (expected string)`);
+    const list = await dockward('plan', '--inventory', file('list.json', '[]'));
+    expect(list.exitCode).toBe(2);
+    expect(list.stderr).toMatch(/list\.json: .*expected object, received array \(an inventory is an object/);
   });
 
   it('a Docker that cannot be reached is a runtime failure (exit 1)', async () => {

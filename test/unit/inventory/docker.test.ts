@@ -15,10 +15,10 @@ const DEFAULT_ID = 'a1'.repeat(32);
 const USER_ID = 'b2c3d4e5f6a7'.padEnd(64, '9');
 const NAMED_ID = 'c3'.repeat(32);
 
-/** `docker network inspect bridge` of a 20.10 dockerd started with --iptables=false. */
+/** `docker network inspect bridge` of a 20.10 dockerd started with --iptables=false, as the lab's prints it (no Gateway). */
 const defaultBridge = {
   Name: 'bridge', Id: DEFAULT_ID, Created: '2026-12-04T03:00:00.000000000Z', Scope: 'local', Driver: 'bridge',
-  EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '172.17.0.0/16', Gateway: '172.17.0.1' }] },
+  EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '172.17.0.0/16' }] },
   Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {},
   Options: {
     'com.docker.network.bridge.default_bridge': 'true',
@@ -26,6 +26,7 @@ const defaultBridge = {
     // Docker reports masquerade off on the default bridge whenever its own rules are off.
     'com.docker.network.bridge.enable_ip_masquerade': 'false',
     'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+    'com.docker.network.bridge.name': 'docker0',
     'com.docker.network.driver.mtu': '1500',
   },
   Labels: {},
@@ -120,7 +121,7 @@ describe('networks from docker network inspect', () => {
     const noNameOption = { ...defaultBridge, Options: { ...defaultBridge.Options } } as Record<string, unknown>;
     delete (noNameOption['Options'] as Record<string, string>)['com.docker.network.bridge.name'];
     expect(toNetwork(noNameOption as never).bridge).toBe('docker0');
-    expect(toNetwork({ ...defaultBridge, Options: { ...defaultBridge.Options, 'com.docker.network.bridge.name': 'docker0' } } as never).bridge).toBe('docker0');
+    expect(toNetwork(defaultBridge as never).bridge).toBe('docker0');
     expect(toNetwork(userNet as never).bridge).toBe('br-b2c3d4e5f6a7');
     expect(toNetwork(namedNet as never).bridge).toBe('lan0');
   });
@@ -128,7 +129,7 @@ describe('networks from docker network inspect', () => {
   it('keeps subnets with their gateways per family, internal, default and the options as Docker reports them', () => {
     expect(toNetwork(defaultBridge as never)).toMatchObject({
       id: DEFAULT_ID, name: 'bridge', isDefault: true, internal: false,
-      subnets: [{ family: 'ipv4', cidr: '172.17.0.0/16', gateway: '172.17.0.1' }],
+      subnets: [{ family: 'ipv4', cidr: '172.17.0.0/16' }],
       options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false', 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0' },
     });
     expect(toNetwork(userNet as never)).toEqual({

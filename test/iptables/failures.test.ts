@@ -113,8 +113,8 @@ for (const backend of ['nft', 'legacy'] as const) {
 describe('backend detection', () => {
   async function backendUsed(ns: Netns, extra: string[] = []): Promise<string | undefined> {
     const r = await ns.dockward(['apply', ...extra, '--inventory', inventory]);
-    expect(r.exitCode, r.stderr).toBe(0);
-    return /^ipv4 \((nft|legacy)\)/m.exec(r.stdout)?.[1];
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    return /^ipv4 \((nft|legacy)\)/m.exec(String(r.stdout))?.[1];
   }
 
   it('without --backend, the one the iptables command points to; once the other holds DOCKWARD chains, that one', async () => {
@@ -149,7 +149,7 @@ describe('a broken policy at start', () => {
       const inForce6 = await saved(ns, 'nft', 'ipv6');
       const applied = await ns.dockward(['apply', '--inventory', inventory, '--policy', bad]);
       expect(applied.exitCode).toBe(2);
-      expect(applied.stderr.split('\n')).toEqual([
+      expect(String(applied.stderr).split('\n')).toEqual([
         `${bad}: rules[0].ports[0]: port 70000 out of range 1-65535`,
         `${bad}: rules[0].from[0]: unknown zone "nowhere" (no zones are defined)`,
       ]);

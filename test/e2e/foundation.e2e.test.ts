@@ -73,6 +73,7 @@ afterAll(async () => {
 });
 
 describe('dockward end to end', () => {
+  // First: nothing is applied yet, so `plan` against the live rules is the whole desired ruleset.
   it('inventory prints the snapshot (DOCKER_HOST, no flag), and plan --inventory of it is what plan shows live', async () => {
     const env = { ...process.env, DOCKER_HOST: lab.dockerHost } as Record<string, string>;
     const printed = await lab.inHost(process.execPath, [CLI, 'inventory'], { reject: false, env });

@@ -115,11 +115,23 @@ function editDistance(a: string, b: string): number {
 export function fromZodIssues(issues: readonly core.$ZodIssue[], prefix: readonly PropertyKey[] = []): PolicyIssue[] {
   return issues.flatMap((iss) => {
     const path = [...prefix, ...iss.path];
+    if (iss.code === 'unrecognized_keys' && path.length === 0) return rootKeyIssues(iss);
     if (iss.code !== 'invalid_union') return [{ path: formatPath(path), message: iss.message }];
     const shaped = iss.errors.filter((branch) => !isTypeMismatch(branch));
     if (shaped.length === 1) return fromZodIssues(shaped[0] ?? [], path);
     return [{ path: formatPath(path), message: unionMessage(iss) }];
   });
+}
+
+/**
+ * An unknown key of the document itself has no map to name, so the key is the path
+ * (`FILE: extra: unknown key "extra" ...`), one line per key, as `FILE: PATH: message` wants.
+ */
+function rootKeyIssues(iss: core.$ZodIssueUnrecognizedKeys): PolicyIssue[] {
+  if (iss.keys.length === 1) return [{ path: formatPath(iss.keys), message: iss.message }];
+  // Several keys: the schema's message lists the known keys; each key gets its own guess.
+  const known = / \(known keys: ([^)]*)\)$/.exec(iss.message)?.[1]?.split(', ') ?? [];
+  return iss.keys.map((key) => ({ path: formatPath([key]), message: unknownKeysMessage([key], known) }));
 }
 
 /** A branch that failed on the value's kind (a map given where a word was expected counts too: `published: { … }`). */

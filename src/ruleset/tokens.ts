@@ -5,9 +5,13 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
-/** Linux interface names: 1-15 bytes, no slash, colon, whitespace or quotes, not "." or "..". */
+/**
+ * Linux interface names (dev_valid_name: 1-15 bytes, no '/', ':' or whitespace, not "." or
+ * ".."), narrowed to letters, digits and `_.@-`, and never starting with '-': after `-i`/`-o`
+ * such a name would be read as an option (`-o -jACCEPT`). '+' is iptables' wildcard, so out too.
+ */
 export function isInterfaceName(name: string): boolean {
-  return /^[A-Za-z0-9_.@-]{1,15}$/.test(name) && name !== '.' && name !== '..';
+  return /^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,14}$/.test(name) && name !== '.' && name !== '..';
 }
 
 export function isAddress(family: 'ipv4' | 'ipv6', text: string): boolean {

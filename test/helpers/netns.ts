@@ -28,8 +28,8 @@ export async function withNetns<T>(fn: (ns: Netns) => Promise<T>): Promise<T> {
   }
 }
 
-/** iptables-save without the comment lines and counters that change between runs. */
-export async function saved(ns: Netns, backend: string): Promise<string> {
-  const stdout = String((await ns.exec(`iptables-${backend}-save`, [])).stdout);
+/** iptables-save (ip6tables-save for ipv6) without the comment lines and counters that change between runs. */
+export async function saved(ns: Netns, backend: string, family: 'ipv4' | 'ipv6' = 'ipv4'): Promise<string> {
+  const stdout = String((await ns.exec(`${family === 'ipv4' ? 'iptables' : 'ip6tables'}-${backend}-save`, [])).stdout);
   return stdout.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/, '[0:0]')).join('\n');
 }

@@ -12,6 +12,11 @@ const cases = join(import.meta.dirname, '../golden/cases/01-basic');
 const inventory = join(cases, 'inventory.json');
 const policy = join(cases, 'policy.yaml');
 
+function forwardLines(text: string): string[] {
+  const filter = text.split('*filter')[1]?.split('COMMIT')[0] ?? '';
+  return filter.split('\n').filter((l) => l.startsWith('-A FORWARD'));
+}
+
 for (const backend of ['nft', 'legacy'] as const) {
   describe(`apply with iptables-${backend}`, () => {
     const apply = ['apply', '--backend', backend, '--inventory', inventory, '--policy', policy];
@@ -22,12 +27,17 @@ for (const backend of ['nft', 'legacy'] as const) {
         expect(first.stderr).not.toContain('dockward:');
         expect(first.exitCode).toBe(0);
         const after = await saved(ns, backend);
+        const after6 = await saved(ns, backend, 'ipv6');
         expect(after).toContain('-A FORWARD -m comment --comment "DW:');
         expect(after).toContain('-j DNAT --to-destination 172.17.0.2:443');
+        expect(after6).toContain('-A FORWARD -m comment --comment "DW:');
+        expect(after6).toContain('-A DOCKWARD-FORWARD');
         const second = await ns.dockward(apply);
         expect(second.exitCode).toBe(0);
-        expect(second.stdout).toContain('in sync, nothing changed');
+        expect(second.stdout).toMatch(/^ipv4 \(\w+\): in sync, nothing changed/m);
+        expect(second.stdout).toMatch(/^ipv6 \(\w+\): in sync, nothing changed/m);
         expect(await saved(ns, backend)).toBe(after);
+        expect(await saved(ns, backend, 'ipv6')).toBe(after6);
       });
     });
 
@@ -36,30 +46,41 @@ for (const backend of ['nft', 'legacy'] as const) {
         await ns.exec(`iptables-${backend}`, ['-A', 'INPUT', '-p', 'tcp', '--dport', '22', '-j', 'ACCEPT']);
         await ns.exec(`iptables-${backend}`, ['-N', 'OTHER-TOOL']);
         await ns.exec(`iptables-${backend}`, ['-A', 'FORWARD', '-j', 'OTHER-TOOL']);
+        for (const tool of [`iptables-${backend}`, `ip6tables-${backend}`]) {
+          expect((await ns.exec(tool, ['-A', 'INPUT', '-p', 'tcp', '--dport', '22', '-j', 'ACCEPT'])).exitCode).toBe(0);
+        }
+        await ns.exec(`ip6tables-${backend}`, ['-N', 'OTHER-TOOL']);
+        await ns.exec(`ip6tables-${backend}`, ['-A', 'FORWARD', '-j', 'OTHER-TOOL']);
         expect((await ns.dockward(apply)).exitCode).toBe(0);
         await ns.exec(`iptables-${backend}`, ['-I', 'FORWARD', '1', '-i', 'virbr0', '-j', 'ACCEPT']);
+        await ns.exec(`ip6tables-${backend}`, ['-I', 'FORWARD', '1', '-i', 'virbr0', '-j', 'ACCEPT']);
         expect((await ns.dockward(apply)).exitCode).toBe(0);
-        const text = await saved(ns, backend);
-        expect(text).toContain('-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT');
-        const filter = text.split('*filter')[1]?.split('COMMIT')[0] ?? '';
-        const forward = filter.split('\n').filter((l) => l.startsWith('-A FORWARD'));
-        expect(forward).toHaveLength(4);
-        expect(forward[0]).toContain('-j DOCKER-USER');
-        expect(forward[1]).toContain('-j DOCKWARD-FORWARD');
-        expect(forward.slice(2).sort()).toEqual(['-A FORWARD -i virbr0 -j ACCEPT', '-A FORWARD -j OTHER-TOOL']);
+        for (const text of [await saved(ns, backend), await saved(ns, backend, 'ipv6')]) {
+          expect(text).toContain('-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT');
+          const forward = forwardLines(text);
+          expect(forward).toHaveLength(4);
+          expect(forward[0]).toContain('-j DOCKER-USER');
+          expect(forward[1]).toContain('-j DOCKWARD-FORWARD');
+          expect(forward.slice(2).sort()).toEqual(['-A FORWARD -i virbr0 -j ACCEPT', '-A FORWARD -j OTHER-TOOL']);
+        }
       });
     });
 
     it('flush removes every owned chain and hook and leaves the rest', async () => {
       await withNetns(async (ns) => {
-        await ns.exec(`iptables-${backend}`, ['-A', 'INPUT', '-p', 'tcp', '--dport', '22', '-j', 'ACCEPT']);
+        for (const tool of [`iptables-${backend}`, `ip6tables-${backend}`]) {
+          await ns.exec(tool, ['-A', 'INPUT', '-p', 'tcp', '--dport', '22', '-j', 'ACCEPT']);
+        }
         expect((await ns.dockward(apply)).exitCode).toBe(0);
+        expect(await saved(ns, backend, 'ipv6'), 'control: there was something to flush in IPv6').toContain('DOCKWARD-FORWARD');
         const flushed = await ns.dockward(['flush', '--backend', backend]);
         expect(flushed.exitCode).toBe(0);
-        const text = await saved(ns, backend);
-        expect(text).not.toContain('DOCKWARD');
-        expect(text).not.toContain('DW:');
-        expect(text).toContain('-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT');
+        for (const text of [await saved(ns, backend), await saved(ns, backend, 'ipv6')]) {
+          expect(text).not.toContain('DOCKWARD');
+          expect(text).not.toContain('DW:');
+          expect(text).toContain('-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT');
+          expect(text).toContain(':DOCKER-USER');
+        }
       });
     });
 

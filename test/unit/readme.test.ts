@@ -1,5 +1,8 @@
 /** The README cannot drift from the product: its policy examples, commands and quick start are checked here. */
-import { readFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/args.js';
 import { parsePolicy } from '../../src/policy/load.js';
@@ -39,7 +42,36 @@ describe('README', () => {
     expect(text).toContain('-j DNAT --to-destination 172.17.0.2:80');
   });
 
+  it('the error example is what `dockward check` prints for such a file, line for line, with exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dw-readme-'));
+    try {
+      const file = join(dir, 'policy.yaml');
+      writeFileSync(file, BAD_POLICY);
+      const cli = new URL('../../dist/cli.js', import.meta.url).pathname;
+      const r = await execa(process.execPath, [cli, 'check', '--policy', file], { reject: false });
+      expect(r.exitCode).toBe(2);
+      const shown = r.stderr.split('\n').map((l) => l.replace(file, '/etc/dockward/policy.yaml'));
+      const example = readme.split('**Errors.**')[1]?.split('```\n')[1]?.trimEnd().split('\n') ?? [];
+      expect(example).toEqual(['$ dockward check', ...shown]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('documents every command', () => {
     for (const command of COMMANDS) expect(readme).toContain(`| \`${command}\``);
   });
 });
+
+/** The policy behind the README's error example: a problem of each common kind, one at the document root. */
+const BAD_POLICY = `version: 1
+zones:
+  office: { sources: [198.51.100.7/24] }
+  lan: { interfaces: [eth1] }
+rules:
+  - ports: [70000]
+    from: [zone:offce]
+  - ports: [443]
+    form: [zone:office]
+extra: true
+`;

@@ -4,7 +4,7 @@ import { containerChain } from '../../../src/compile/names.js';
 import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
 import { renderRuleset } from '../../../src/ruleset/plan.js';
 import { parseRule } from '../../../src/ruleset/parse.js';
-import type { Inventory } from '../../../src/inventory/types.js';
+import type { Container, Inventory } from '../../../src/inventory/types.js';
 import type { Policy } from '../../../src/policy/types.js';
 import { container, inventory, network, policy, tcp, udp } from '../../helpers/fixtures.js';
 
@@ -123,29 +123,114 @@ describe('compile', () => {
   });
 });
 
+/**
+ * Injection: every kind of string Docker hands over, carrying newlines, quotes and iptables
+ * syntax. The rendered text must hold only lines of dockward's own grammar (no foreign rule,
+ * no trace of the payload), and the hostile container must still be published as the policy
+ * says (its DNAT and its ACCEPT are there), or the test would pass with the container left out.
+ */
 describe('strings from Docker never reach the restore text', () => {
-  const evil = 'x" -j ACCEPT\n-A FORWARD -j ACCEPT #';
-  const hostile = network(2, { name: evil, bridge: 'br-ok', labels: { [evil]: evil } });
-  const bad = network(3, { name: 'fine', bridge: evil });
-  const c = container(1, hostile, [tcp(80)], {
-    name: evil, image: evil, labels: { [evil]: evil, 'com.docker.compose.project': evil },
-    compose: { project: evil, service: evil },
-  });
+  const PAYLOADS = [
+    'x" -j ACCEPT -m comment --comment "EVIL',
+    'x\n-A FORWARD -j ACCEPT -m comment --comment EVIL',
+    'x\r\nCOMMIT\n*filter\n-I FORWARD 1 -j ACCEPT #EVIL',
+    "x' $(EVIL) ; -j ACCEPT",
+    'x -o -jACCEPT EVIL',
+  ];
+  const HOOK = /^-I (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) \d+ -m comment --comment "DW:[0-9a-f]{16} hook" -j (DOCKWARD-[A-Z0-9-]+|DOCKER-USER)$/;
 
-  it('renders only lines that parse back as dockward rules, and none of the hostile strings', () => {
-    const text = rendered(inventory([hostile, bad], [c]), policy('version: 1\nrules:\n  - { containers: "x*", ports: [80] }\n'));
-    expect(text).not.toContain('ACCEPT #');
-    expect(text).not.toMatch(/-j ACCEPT"/);
-    for (const line of text.split('\n')) {
-      if (!line.startsWith('-A ') && !line.startsWith('-I ')) continue;
-      expect(() => parseRule(line.replace(/^-[AI] \S+ (\d+ )?/, ''))).not.toThrow();
+  /** Every line is one dockward writes: a table, an owned chain, an owned rule that parses back, a hook, COMMIT. */
+  function foreignLines(text: string): string[] {
+    return text.split('\n').filter((line) => {
+      if (line === '' || line === 'COMMIT' || /^\*(raw|mangle|filter|nat)$/.test(line)) return false;
+      if (/^:(DOCKWARD-[A-Z0-9-]+|DOCKER-USER) - \[0:0\]$/.test(line)) return false;
+      if (HOOK.test(line)) return false;
+      const owned = /^-A DOCKWARD-[A-Z0-9-]+ (.*)$/.exec(line);
+      if (!owned) return true;
+      try {
+        parseRule(owned[1]!);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  }
+
+  function expectPublished(text: string, c: Container, ip: string): void {
+    const name = containerChain(c.id);
+    expect(chain(text, 'nat', name)).toContain(`-A ${name} -p tcp -m tcp --dport 80 -j DNAT --to-destination ${ip}:80`);
+    expect(chain(text, 'filter', name).some((l) => l.endsWith('-j ACCEPT') && l.includes('--ctorigdstport 80'))).toBe(true);
+  }
+
+  const yaml = (text: string) => JSON.stringify(text);
+  const deny = 'version: 1\ndefaults: { published: deny }\n';
+  type Case = (evil: string) => { inv: Inventory; pol: Policy; c: Container; ip: string };
+  const kinds: Record<string, Case> = {
+    'container name': (evil) => {
+      const c = container(1, net, [tcp(80)], { name: evil });
+      return { inv: inventory([net], [c]), pol: policy(`${deny}rules:\n  - { containers: "x*", ports: [80] }\n`), c, ip: '172.17.0.2' };
+    },
+    'label key and value': (evil) => {
+      const c = container(1, net, [tcp(80)], { labels: { [evil]: evil } });
+      return { inv: inventory([net], [c]), pol: policy(`${deny}rules:\n  - { containers: { label: ${yaml(evil)} }, ports: [80] }\n`), c, ip: '172.17.0.2' };
+    },
+    'dockward.rules label value': (evil) => {
+      const c = container(1, net, [tcp(80)], { labels: { 'dockward.rules': `allow 80 from any; ${evil}` } });
+      return { inv: inventory([net], [c]), pol: policy(`${deny}labels: { enabled: true }\nrules:\n  - { containers: c1, ports: [80] }\n`), c, ip: '172.17.0.2' };
+    },
+    image: (evil) => {
+      const c = container(1, net, [tcp(80)], { image: evil });
+      return { inv: inventory([net], [c]), pol: policy(`${deny}rules:\n  - { containers: { image: "x*" }, ports: [80] }\n`), c, ip: '172.17.0.2' };
+    },
+    'compose project and service': (evil) => {
+      const c = container(1, net, [tcp(80)], { labels: { 'com.docker.compose.project': evil, 'com.docker.compose.service': evil }, compose: { project: evil, service: evil } });
+      return { inv: inventory([net], [c]), pol: policy(`${deny}rules:\n  - { containers: { compose: "x*/x*" }, ports: [80] }\n`), c, ip: '172.17.0.2' };
+    },
+    'network name and labels': (evil) => {
+      const hostile = network(2, { name: evil, labels: { [evil]: evil } });
+      const c = container(1, hostile, [tcp(80)], { networkMode: evil });
+      const pol = policy(`${deny}networks:\n  "x*": { icc: deny }\nrules:\n  - { ports: [80] }\n`);
+      return { inv: inventory([net, hostile], [c]), pol, c, ip: '172.18.0.2' };
+    },
+  };
+
+  it.each(Object.keys(kinds))('%s: no foreign rule, and the container is still published', (kind) => {
+    for (const evil of PAYLOADS) {
+      const { inv, pol, c, ip } = kinds[kind]!(evil);
+      const text = rendered(inv, pol);
+      expect(foreignLines(text), JSON.stringify(evil)).toEqual([]);
+      expect(text).not.toContain('EVIL');
+      expectPublished(text, c, ip);
     }
   });
 
-  it('leaves a network with an invalid bridge name out and says so', () => {
-    const compiled = compile(inventory([bad], []), BUILTIN_DEFAULT);
-    expect(renderRuleset(compiled.rulesets[0]!)).not.toContain('172.19.0.0/16');
-    expect(compiled.notes).toEqual([`network ${bad.id.slice(0, 12)}: bridge name is not a valid interface name; network left out`]);
+  it('network name: the policy\'s ICC override for a matching glob reaches the hostile network\'s bridge', () => {
+    const hostile = network(2, { name: PAYLOADS[1]! });
+    const text = rendered(inventory([net, hostile], []), policy('version: 1\nnetworks:\n  "x*": { icc: deny }\n'));
+    expect(chain(text, 'filter', 'DOCKWARD-FORWARD')).toContain(`-A DOCKWARD-FORWARD -i ${hostile.bridge} -o ${hostile.bridge} -j DROP`);
+  });
+
+  it.each([...PAYLOADS, '-jACCEPT', '-o', 'br+', 'a/b', 'sixteen-chars-xx', '.', '..', ''])(
+    'bridge name option %j: that network is left out with a note, the others stay published',
+    (bridge) => {
+      const bad = network(3, { name: 'fine', bridge });
+      const onBad = container(2, bad, [tcp(81)]);
+      const good = container(1, net, [tcp(80)]);
+      const compiled = compile(inventory([net, bad], [good, onBad]), BUILTIN_DEFAULT);
+      const text = renderRuleset(compiled.rulesets[0]!);
+      expect(foreignLines(text)).toEqual([]);
+      expect(text).not.toContain('172.19.0.');
+      const asInterface = text.split('\n').filter((l) => l.includes(` -i ${bridge} `) || l.includes(` -o ${bridge} `));
+      expect(asInterface).toEqual([]);
+      expect(compiled.notes).toContain(`network ${bad.id.slice(0, 12)}: bridge name is not a valid interface name; network left out`);
+      expectPublished(text, good, '172.17.0.2');
+    },
+  );
+
+  it('the line check itself catches an injected rule (so the tests above can fail)', () => {
+    const text = rendered(inventory([net], [container(1, net, [tcp(80)])]));
+    expect(foreignLines(`${text}\n-A FORWARD -j ACCEPT`)).toEqual(['-A FORWARD -j ACCEPT']);
+    expect(foreignLines(text.replace('COMMIT', '-A DOCKWARD-FORWARD -o -jACCEPT\nCOMMIT'))).toEqual(['-A DOCKWARD-FORWARD -o -jACCEPT']);
   });
 });
 

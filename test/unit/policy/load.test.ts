@@ -220,9 +220,16 @@ rules:
     ]);
   });
 
-  it('names an unknown key at the top level, with the keys it knows', () => {
+  it('names an unknown key at the top level as its own path, with the keys it knows', () => {
     expect(problems('version: 1\npolicy: strict\n')).toEqual([
-      expect.stringMatching(/^policy\.yaml: unknown key "policy" \(known keys: version, zones, defaults, rules, .*\)$/),
+      expect.stringMatching(/^policy\.yaml: policy: unknown key "policy" \(known keys: version, zones, defaults, rules, .*\)$/),
+    ]);
+  });
+
+  it('gives each unknown top-level key its own line, path and guess', () => {
+    expect(problems('version: 1\nextra: 1\nrulez: []\n')).toEqual([
+      expect.stringMatching(/^policy\.yaml: extra: unknown key "extra" \(known keys: version, zones, defaults, rules, .*\)$/),
+      'policy.yaml: rulez: unknown key "rulez" (did you mean "rules"?)',
     ]);
   });
 
@@ -254,7 +261,7 @@ rules:
 
   it('does not let a "__proto__" key slip past the unknown-key check', () => {
     expect(problems('version: 1\n__proto__: { rules: [] }\n')).toEqual([
-      expect.stringMatching(/^policy\.yaml: unknown key "__proto__" \(known keys: version, zones, defaults, rules, .*\)$/),
+      expect.stringMatching(/^policy\.yaml: __proto__: unknown key "__proto__" \(known keys: version, zones, defaults, rules, .*\)$/),
     ]);
   });
 

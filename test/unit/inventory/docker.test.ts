@@ -1,0 +1,267 @@
+/**
+ * Docker API → inventory, on inspect JSON in the shape dockerd 20.10 (API 1.41) returns,
+ * through a fake dockerode-like client: what lands in the snapshot, what the compiler then
+ * makes of it, and how many inspect calls an event or a full resync costs.
+ */
+import { describe, expect, it } from 'vitest';
+import type Docker from 'dockerode';
+import { compile } from '../../../src/compile/index.js';
+import { containerChain } from '../../../src/compile/names.js';
+import { InventoryReader, readInventory, toBindings, toContainer, toNetwork } from '../../../src/inventory/docker.js';
+import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
+import { renderRuleset } from '../../../src/ruleset/plan.js';
+
+const DEFAULT_ID = 'a1'.repeat(32);
+const USER_ID = 'b2c3d4e5f6a7'.padEnd(64, '9');
+const NAMED_ID = 'c3'.repeat(32);
+
+/** `docker network inspect bridge` of a 20.10 dockerd started with --iptables=false, as the lab's prints it (no Gateway). */
+const defaultBridge = {
+  Name: 'bridge', Id: DEFAULT_ID, Created: '2026-12-04T03:00:00.000000000Z', Scope: 'local', Driver: 'bridge',
+  EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '172.17.0.0/16' }] },
+  Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {},
+  Options: {
+    'com.docker.network.bridge.default_bridge': 'true',
+    'com.docker.network.bridge.enable_icc': 'true',
+    // Docker reports masquerade off on the default bridge whenever its own rules are off.
+    'com.docker.network.bridge.enable_ip_masquerade': 'false',
+    'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+    'com.docker.network.bridge.name': 'docker0',
+    'com.docker.network.driver.mtu': '1500',
+  },
+  Labels: {},
+};
+
+/** `docker network create --internal -o ...enable_icc=false -o ...enable_ip_masquerade=false appnet`. */
+const userNet = {
+  ...defaultBridge, Name: 'appnet', Id: USER_ID, Internal: true,
+  IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '172.18.0.0/16', Gateway: '172.18.0.1' }, { Subnet: 'fd00:18::/64', Gateway: 'fd00:18::1' }] },
+  Options: {
+    'com.docker.network.bridge.enable_icc': 'false',
+    'com.docker.network.bridge.enable_ip_masquerade': 'false',
+    'com.docker.network.bridge.host_binding_ipv4': '198.51.100.1',
+  },
+  Labels: { 'com.docker.compose.network': 'appnet' },
+};
+
+/** A network with `-o com.docker.network.bridge.name=lan0`. */
+const namedNet = {
+  ...defaultBridge, Name: 'lan', Id: NAMED_ID,
+  IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '172.19.0.0/16', Gateway: '172.19.0.1' }] },
+  Options: { 'com.docker.network.bridge.name': 'lan0' }, Labels: {},
+};
+
+function endpoint(networkId: string, ip: string, gateway: string) {
+  return {
+    IPAMConfig: null, Links: null, Aliases: null, NetworkID: networkId, EndpointID: 'e'.repeat(64), Gateway: gateway,
+    IPAddress: ip, IPPrefixLen: 16, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+    MacAddress: '02:42:ac:11:00:02', DriverOpts: null,
+  };
+}
+
+interface InspectOptions {
+  id: string; name: string; image?: string; labels?: Record<string, string>; mode?: string;
+  networks?: Record<string, unknown>; ports?: Record<string, { HostIp: string; HostPort: string }[] | null>;
+}
+
+/** `docker inspect CONTAINER` as 20.10 returns it (the parts dockward reads, and their neighbours). */
+function inspectJson(o: InspectOptions) {
+  return {
+    Id: o.id, Created: '2026-12-04T03:00:01.000000000Z', Path: 'sh', Args: ['-c', 'httpd'],
+    State: { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 4242, ExitCode: 0 },
+    Image: 'sha256:' + 'f'.repeat(64), Name: `/${o.name}`, RestartCount: 0, Driver: 'overlay2',
+    HostConfig: { NetworkMode: o.mode ?? 'default', PortBindings: {}, Links: null, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } },
+    Config: {
+      Hostname: o.id.slice(0, 12), ExposedPorts: { '80/tcp': {} }, Env: ['PATH=/bin'], Cmd: ['sh'],
+      Image: o.image ?? 'dwlab:busybox', Labels: o.labels ?? {},
+    },
+    NetworkSettings: {
+      Bridge: '', SandboxID: 's'.repeat(64), HairpinMode: false, SandboxKey: '/var/run/docker/netns/x',
+      Ports: o.ports ?? {}, Networks: o.networks ?? { bridge: endpoint(DEFAULT_ID, '172.17.0.2', '172.17.0.1') },
+    },
+  };
+}
+
+const WEB = 'd4'.repeat(32);
+const web = inspectJson({
+  id: WEB, name: 'web', image: 'nginx:1.25',
+  labels: { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'front', tier: 'edge' },
+  ports: {
+    '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }, { HostIp: '::', HostPort: '8080' }],
+    '53/udp': [{ HostIp: '198.51.100.1', HostPort: '5353' }],
+    '443/tcp': [{ HostIp: '', HostPort: '443' }],
+    '9000/tcp': null,
+  },
+});
+
+/** A fake of the dockerode calls the reader makes, counting container inspects. */
+function fakeDocker(networks: unknown[], containers: ReturnType<typeof inspectJson>[]) {
+  const state = { containers: [...containers], inspected: [] as string[], failing: false };
+  const docker = {
+    listNetworks: async () => {
+      if (state.failing) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      return networks;
+    },
+    listContainers: async () => state.containers.map((c) => ({ Id: c.Id, Names: [c.Name], State: 'running' })),
+    getContainer: (id: string) => ({
+      inspect: async () => {
+        state.inspected.push(id);
+        const found = state.containers.find((c) => c.Id === id);
+        if (!found) throw Object.assign(new Error('no such container'), { statusCode: 404 });
+        return found;
+      },
+    }),
+    getImage: () => ({ inspect: async () => ({ Config: { Labels: {} } }) }),
+  };
+  return { docker: docker as unknown as Docker, state };
+}
+
+describe('networks from docker network inspect', () => {
+  it('names the Linux bridge: docker0 for the default, br-<first 12 of id> for a user network, or the bridge.name option', () => {
+    const noNameOption = { ...defaultBridge, Options: { ...defaultBridge.Options } } as Record<string, unknown>;
+    delete (noNameOption['Options'] as Record<string, string>)['com.docker.network.bridge.name'];
+    expect(toNetwork(noNameOption as never).bridge).toBe('docker0');
+    expect(toNetwork(defaultBridge as never).bridge).toBe('docker0');
+    expect(toNetwork(userNet as never).bridge).toBe('br-b2c3d4e5f6a7');
+    expect(toNetwork(namedNet as never).bridge).toBe('lan0');
+  });
+
+  it('keeps subnets with their gateways per family, internal, default and the options as Docker reports them', () => {
+    expect(toNetwork(defaultBridge as never)).toMatchObject({
+      id: DEFAULT_ID, name: 'bridge', isDefault: true, internal: false,
+      subnets: [{ family: 'ipv4', cidr: '172.17.0.0/16' }],
+      options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false', 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0' },
+    });
+    expect(toNetwork(userNet as never)).toEqual({
+      id: USER_ID, name: 'appnet', bridge: 'br-b2c3d4e5f6a7', isDefault: false, internal: true,
+      subnets: [{ family: 'ipv4', cidr: '172.18.0.0/16', gateway: '172.18.0.1' }, { family: 'ipv6', cidr: 'fd00:18::/64', gateway: 'fd00:18::1' }],
+      options: userNet.Options, labels: { 'com.docker.compose.network': 'appnet' },
+    });
+  });
+
+  it('the options reach the rules: the default bridge masquerades despite its "false", a user network honours it, ICC off drops', async () => {
+    const { docker } = fakeDocker([defaultBridge, { ...userNet, Internal: false }], []);
+    const text = renderRuleset(compile(await readInventory(docker), BUILTIN_DEFAULT).rulesets[0]!);
+    expect(text).toMatch(/-A DOCKWARD-POSTROUTING -s 172\.17\.0\.0\/16 ! -o docker0 .*-j MASQUERADE/);
+    expect(text).not.toMatch(/-s 172\.18\.0\.0\/16 ! -o br-b2c3d4e5f6a7 .*-j MASQUERADE/);
+    expect(text).toMatch(/-A DOCKWARD-FORWARD -i br-b2c3d4e5f6a7 -o br-b2c3d4e5f6a7 .*-j DROP/);
+    expect(text).toMatch(/-A DOCKWARD-FORWARD -i docker0 -o docker0 .*-j ACCEPT/);
+  });
+});
+
+describe('containers from docker inspect', () => {
+  it('reads id, name without the slash, image as started, labels, compose project/service and each endpoint', () => {
+    const two = inspectJson({
+      id: WEB, name: 'web', networks: {
+        bridge: endpoint(DEFAULT_ID, '172.17.0.2', '172.17.0.1'),
+        appnet: { ...endpoint(USER_ID, '172.18.0.5', '172.18.0.1'), GlobalIPv6Address: 'fd00:18::5' },
+      },
+    });
+    expect(toContainer(two as never)).toMatchObject({
+      id: WEB, name: 'web', image: 'dwlab:busybox', networkMode: 'default',
+      endpoints: [
+        { networkId: DEFAULT_ID, networkName: 'bridge', ipv4: '172.17.0.2' },
+        { networkId: USER_ID, networkName: 'appnet', ipv4: '172.18.0.5', ipv6: 'fd00:18::5' },
+      ],
+    });
+    const c = toContainer(web as never);
+    expect(c).toMatchObject({ image: 'nginx:1.25', compose: { project: 'shop', service: 'front' } });
+    expect(c.labels).toEqual(web.Config.Labels);
+    expect(toContainer(inspectJson({ id: WEB, name: 'solo', labels: { 'com.docker.compose.project': 'half' } }) as never).compose).toBeUndefined();
+  });
+
+  it('keeps every binding with its host IP as Docker reports it: empty, 0.0.0.0, a specific address, and :: (IPv6)', () => {
+    expect(toContainer(web as never).ports).toEqual([
+      { protocol: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 8080 },
+      { protocol: 'tcp', containerPort: 80, hostIp: '::', hostPort: 8080 },
+      { protocol: 'udp', containerPort: 53, hostIp: '198.51.100.1', hostPort: 5353 },
+      { protocol: 'tcp', containerPort: 443, hostIp: '', hostPort: 443 },
+    ]);
+  });
+
+  it('expands port ranges: the per-port keys Docker writes for -p 8000-8002:80-82, and range strings as well', () => {
+    const perPort = toBindings({
+      '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8000' }], '81/tcp': [{ HostIp: '0.0.0.0', HostPort: '8001' }],
+      '82/tcp': [{ HostIp: '0.0.0.0', HostPort: '8002' }],
+    });
+    const ranged = toBindings({ '80-82/sctp': [{ HostIp: '', HostPort: '8000-8002' }], '53/udp': [{ HostIp: '', HostPort: '5300-5302' }] });
+    expect(perPort.map((b) => `${b.hostPort}:${b.containerPort}/${b.protocol}`)).toEqual(['8000:80/tcp', '8001:81/tcp', '8002:82/tcp']);
+    expect(ranged.map((b) => `${b.hostPort}:${b.containerPort}/${b.protocol}`)).toEqual(['8000:80/sctp', '8001:81/sctp', '8002:82/sctp', '5300:53/udp']);
+  });
+
+  it('an IPv4-only container publishes 0.0.0.0 and "" bindings in IPv4, never the :: one', async () => {
+    const { docker } = fakeDocker([defaultBridge], [web]);
+    const [v4, v6] = compile(await readInventory(docker), BUILTIN_DEFAULT).rulesets.map((r) => renderRuleset(r));
+    const dnat = v4!.split('\n').filter((l) => l.startsWith(`-A ${containerChain(WEB)} `) && l.includes('-j DNAT'));
+    expect(dnat.map((l) => l.replace(/ -m comment --comment "[^"]*"/, '').replace(/^-A \S+ /, ''))).toEqual([
+      '-p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80',
+      '-d 198.51.100.1/32 -p udp -m udp --dport 5353 -j DNAT --to-destination 172.17.0.2:53',
+      '-p tcp -m tcp --dport 443 -j DNAT --to-destination 172.17.0.2:443',
+    ]);
+    expect(v6).not.toContain('--dport 8080');
+  });
+
+  it('host, none and container:<id> network modes: kept as such, no rules of their own, and the owner is still published', async () => {
+    const owner = inspectJson({ id: 'e5'.repeat(32), name: 'owner', ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8081' }] } });
+    const host = inspectJson({ id: 'f6'.repeat(32), name: 'hostnet', mode: 'host', ports: {}, networks: { host: endpoint('h'.repeat(64), '', '') } });
+    const none = inspectJson({ id: 'a7'.repeat(32), name: 'nonet', mode: 'none', ports: {}, networks: { none: endpoint('n'.repeat(64), '', '') } });
+    const joined = inspectJson({ id: 'b8'.repeat(32), name: 'sidecar', mode: `container:${owner.Id}`, ports: {}, networks: {} });
+    const { docker } = fakeDocker([defaultBridge], [owner, host, none, joined]);
+    const inv = await readInventory(docker);
+    expect(inv.containers.map((c) => [c.name, c.networkMode, c.ports.length])).toEqual([
+      ['nonet', 'none', 0], ['sidecar', `container:${owner.Id}`, 0], ['owner', 'default', 1], ['hostnet', 'host', 0],
+    ]);
+    const text = renderRuleset(compile(inv, BUILTIN_DEFAULT).rulesets[0]!);
+    for (const c of [host, none, joined]) expect(text).not.toContain(containerChain(c.Id));
+    expect(text).toMatch(/--dport 8081 .*-j DNAT --to-destination 172\.17\.0\.2:80/);
+  });
+});
+
+describe('InventoryReader', () => {
+  const a = inspectJson({ id: '1'.repeat(64), name: 'a' });
+  const b = inspectJson({ id: '2'.repeat(64), name: 'b', networks: { bridge: endpoint(DEFAULT_ID, '172.17.0.3', '172.17.0.1') } });
+  const c = inspectJson({ id: '3'.repeat(64), name: 'c', networks: { bridge: endpoint(DEFAULT_ID, '172.17.0.4', '172.17.0.1') } });
+
+  it('inspects everything first, then only the containers an event names or that are new, and everything again at a full resync', async () => {
+    const { docker, state } = fakeDocker([defaultBridge], [a, b, c]);
+    const reader = new InventoryReader(docker);
+    expect((await reader.read()).containers.map((x) => x.name)).toEqual(['a', 'b', 'c']);
+    expect(state.inspected.sort()).toEqual([a.Id, b.Id, c.Id]);
+
+    state.inspected = [];
+    expect((await reader.read()).containers).toHaveLength(3);
+    expect(state.inspected, 'nothing changed, nothing inspected').toEqual([]);
+
+    // network connect on b: the event names b; its new endpoint must show.
+    const moved = { ...b, NetworkSettings: { ...b.NetworkSettings, Networks: { ...b.NetworkSettings.Networks, appnet: endpoint(USER_ID, '172.18.0.7', '172.18.0.1') } } };
+    state.containers = [a, moved, c];
+    reader.forget([b.Id]);
+    const after = await reader.read();
+    expect(state.inspected).toEqual([b.Id]);
+    expect(after.containers.find((x) => x.name === 'b')?.endpoints.map((e) => e.networkName)).toEqual(['bridge', 'appnet']);
+
+    state.inspected = [];
+    const d = inspectJson({ id: '4'.repeat(64), name: 'd' });
+    state.containers = [a, moved, d];
+    expect((await reader.read()).containers.map((x) => x.name)).toEqual(['a', 'b', 'd']);
+    expect(state.inspected, 'a new container is inspected, a gone one dropped without a call').toEqual([d.Id]);
+
+    state.inspected = [];
+    reader.forget('all');
+    await reader.read();
+    expect(state.inspected.sort()).toEqual([a.Id, b.Id, d.Id]);
+  });
+
+  it('a container gone between list and inspect (404) is left out; Docker not answering rejects instead of "no containers"', async () => {
+    const { docker, state } = fakeDocker([defaultBridge], [a, b]);
+    const listed = docker.listContainers.bind(docker);
+    (docker as unknown as { listContainers: () => Promise<unknown> }).listContainers = async () => {
+      const rows = await listed();
+      state.containers = [a];
+      return rows;
+    };
+    expect((await readInventory(docker)).containers.map((x) => x.name)).toEqual(['a']);
+    state.failing = true;
+    await expect(readInventory(docker)).rejects.toThrow('ECONNREFUSED');
+  });
+});

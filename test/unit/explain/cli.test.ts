@@ -29,7 +29,7 @@ describe('dockward explain', () => {
       [['explain', ...files], 'explain needs a CONTAINER'],
       [['explain', 'web', 'api', ...files], 'unexpected argument "api"'],
       [['explain', 'web', '--from', 'nowhere', ...files], '--from: "nowhere" is not an IPv4 or IPv6 address'],
-      [['plan', '--from', '192.0.2.1', ...files], '--from is an option of explain only'],
+      [['plan', '--from', '192.0.2.1', ...files], '--from is an option of explain, not of plan'],
     ];
     for (const [args, message] of cases) {
       const r = await dockward(...args);

@@ -57,7 +57,7 @@ describe('reconciler', () => {
     const ipt = new FakeIptables();
     let reads = 0;
     const read = docker(withWeb);
-    const r = new Reconciler({ readInventory: (c) => { reads++; return read(c); }, iptables: ipt, log }, BUILTIN_DEFAULT);
+    const r = new Reconciler({ readInventory: () => { reads++; return read(); }, iptables: ipt, log }, BUILTIN_DEFAULT);
     await r.reconcile(['start']);
     const before = await ipt.save('ipv4');
     ipt.flushTable('filter');

@@ -16,10 +16,8 @@ import type { Policy } from '../policy/types.js';
 import type { Family, Ruleset } from '../ruleset/types.js';
 import { changedBindings, fingerprint, flushStaleUdp, movedUdpBindings, revokeFlows } from './revoke.js';
 import { parseSave } from '../ruleset/parse.js';
-import { isOwnedChain } from '../compile/names.js';
+import { containerChain, isOwnedChain } from '../compile/names.js';
 import { removeStaleSets, syncOwnSets, type Ipset } from '../dataplane/ipset.js';
-
-const NO_CONTAINERS: Inventory = { networks: [], containers: [] };
 
 /** Reasons that need no word from Docker: the rules were wiped or altered, or the policy changed. */
 const REPAIRS = /^(wiped|drift|policy-reload)/;
@@ -104,7 +102,6 @@ export class Reconciler {
   constructor(private readonly deps: ReconcilerDeps, policy: Policy, policyHash?: string) {
     this.state = { policy, dockerReachable: false, applies: 0, repairs: 0, desired: [], ...(policyHash ? { policyHash } : {}) };
     this.now = deps.now ?? Date.now;
-    this.lastInventory = deps.fallbackInventory;
   }
 
   setPolicy(policy: Policy, hash?: string): void {
@@ -202,12 +199,34 @@ export class Reconciler {
       return { value, fresh: true };
     } catch (error) {
       this.state.dockerReachable = false;
-      this.docker = 'failed';
       const message = `docker unreachable, rules in force kept: ${(error as Error).message}`;
       this.fail(message, []);
-      if (this.lastInventory) return { value: this.lastInventory, fresh: false };
-      return (await this.nothingOwnedLive()) ? { value: NO_CONTAINERS, fresh: false } : undefined;
+      // Docker answered before in this run: its last answer is the best knowledge there is.
+      if (this.docker !== 'unknown') {
+        this.docker = 'failed';
+        return this.lastInventory && { value: this.lastInventory, fresh: false };
+      }
+      const value = await this.withoutDocker();
+      if (value) this.lastInventory = value;
+      return value && { value, fresh: false };
     }
+  }
+
+  /**
+   * Docker absent since start. Rules an earlier run left are the best knowledge there is
+   * and stay — re-applied from the saved inventory when they came from it (a restart while
+   * Docker is down). Otherwise (after a reboot the kernel holds none) only base rules go
+   * in: hooks, canaries and, for the networks the saved inventory knew, the refusal of new
+   * connections into their subnets. The saved containers' DNATs are not: dockerd may give
+   * their addresses to other containers as it brings them back.
+   */
+  private async withoutDocker(): Promise<Inventory | undefined> {
+    const live = parseSave(await this.deps.iptables.save('ipv4'));
+    const saved = this.deps.fallbackInventory;
+    const owned = [...live.values()].some((table) => [...table.keys()].some(isOwnedChain));
+    if (!owned) return { networks: saved?.networks ?? [], containers: [] };
+    const fromSaved = saved?.containers.some((c) => [...live.values()].some((table) => table.has(containerChain(c.id))));
+    return fromSaved ? saved : undefined;
   }
 
   /** Waits for Docker's answer; urgent repairs that come meanwhile (interrupt) are applied at once. */
@@ -228,16 +247,6 @@ export class Reconciler {
     } finally {
       this.dockerWait = undefined;
     }
-  }
-
-  /**
-   * Docker absent at start and no inventory ever seen: base rules (hooks, canaries) may go
-   * in, but only on a host where no dockward rules are live; rules some earlier run left
-   * are the best knowledge there is and stay untouched.
-   */
-  private async nothingOwnedLive(): Promise<boolean> {
-    const live = parseSave(await this.deps.iptables.save('ipv4'));
-    return ![...live.values()].some((table) => [...table.keys()].some(isOwnedChain));
   }
 
   /**

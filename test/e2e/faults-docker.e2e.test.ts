@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
-import { dockward, eventually, INTERNAL_ONLY, liveRules, scratch, startDockward, type RunningDockward } from './dockward.js';
+import { dockward, eventually, INTERNAL_ONLY, liveRules, scratch, startDockward, tableLines, type RunningDockward } from './dockward.js';
 import { knock } from './traffic.js';
 
 const EXT = LAB_ADDR.external.host;
@@ -49,21 +49,44 @@ describe('dockward run while Docker goes away', () => {
     await d.waitForLog((r) => r.msg === 'docker event stream lost; reconnecting');
   });
 
-  it('10. started before dockerd: base rules at once, the full rules once Docker is up', async () => {
+  it('10. started before dockerd after a reboot: base rules from the saved inventory refuse its subnets, the full rules once Docker is up', async () => {
     lab = await startLab();
     await lab.runHttp('web', { publish: ['8080:80'], restart: 'always' });
+    const webIp = await lab.containerIp('web');
+    const state = `${files.dir}/10`;
+    // An earlier run leaves its inventory in the state dir; a reboot leaves no rules in the kernel.
+    await run(lab, state);
+    await eventually(async () => (await lab!.http('internal', `http://${INT}:8080/`)) === 'web', 5000);
+    expect(await running!.stop()).toBe(0);
+    running = undefined;
     await lab.dockerd.stop();
-    const d = await run(lab, `${files.dir}/10`);
+    expect((await dockward(lab, ['flush'])).exitCode).toBe(0);
+    // The refused source may route to container addresses through the host.
+    await lab.exec('external', 'ip', ['route', 'add', '172.16.0.0/12', 'via', EXT]);
+    const d = await run(lab, state);
     await d.waitForLog((r) => r.msg.startsWith('docker unreachable'));
     await eventually(async () => {
       const rules = await save(lab!);
-      return ['raw', 'mangle', 'filter', 'nat'].every((t) => rules.split(`*${t}\n`)[1]?.split('COMMIT')[0]?.includes('-A DOCKWARD-CANARY'));
+      return ['raw', 'mangle', 'filter', 'nat'].every((t) => tableLines(rules, t).some((l) => l.startsWith('-A DOCKWARD-CANARY')));
     }, 5000);
     const base = await save(lab);
     expect(base).toContain('-j DOCKWARD-FORWARD');
     expect(base).not.toContain('-j DNAT');
-    await lab.dockerd.start();
-    await eventually(async () => (await lab!.http('internal', `http://${INT}:8080/`)) === 'web', 10_000);
+    expect(tableLines(base, 'raw').some((l) => l.includes('-d 172.17.0.0/16 ! -i docker0') && l.endsWith('-j DROP')), 'direct access to the saved subnet refused').toBe(true);
+    expect(tableLines(base, 'filter').some((l) => l.includes('-o docker0') && l.endsWith('-j DROP')), 'new connections into the saved bridge refused').toBe(true);
+    const knockers = [knock(lab, lab.externalNs, EXT, 8080, LAB_ADDR.external.client), knock(lab, lab.externalNs, webIp, 80, LAB_ADDR.external.client)];
+    try {
+      await eventually(async () => knockers.every((k) => k.tries() > 5), 5000);
+      await lab.dockerd.start();
+      await eventually(async () => (await lab!.http('internal', `http://${INT}:8080/`)) === 'web', 10_000);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      for (const k of knockers) await k.stop();
+    }
+    for (const k of knockers) {
+      expect(k.answers(), 'the refused source got an answer while dockerd brought the containers back').toEqual([]);
+      expect(k.tries()).toBeGreaterThan(10);
+    }
     expect(await lab.http('external', `http://${EXT}:8080/`)).toBeNull();
   });
 

@@ -131,6 +131,27 @@ describe('reconciler without Docker at start', () => {
     expect(text).toContain(':DOCKWARD-CANARY');
   });
 
+  it('after a reboot (no rules live) loads only base rules from the saved inventory: its subnets refused, none of its DNATs', async () => {
+    const ipt = new FakeIptables();
+    const r = new Reconciler({ readInventory: docker(new Error('ENOENT')), iptables: ipt, log, fallbackInventory: withWeb }, BUILTIN_DEFAULT);
+    expect(await r.reconcile(['start'])).toBe(false);
+    const text = await ipt.save('ipv4');
+    expect(text).toContain(':DOCKWARD-CANARY');
+    expect(text).not.toContain('-j DNAT');
+    expect(text).toMatch(new RegExp(`-d ${net.subnets[0]!.cidr.replace(/\./g, '\\.')} ! -i ${net.bridge} .*-j DROP`));
+    expect(text).toMatch(new RegExp(`-o ${net.bridge} .*isolation" -j DROP`));
+  });
+
+  it('after a restart while Docker is down, re-applies the saved inventory the live rules came from', async () => {
+    const ipt = new FakeIptables();
+    await new Reconciler({ readInventory: docker(withWeb), iptables: ipt, log }, BUILTIN_DEFAULT).reconcile(['start']);
+    const before = await ipt.save('ipv4');
+    const restarted = new Reconciler({ readInventory: docker(new Error('ENOENT')), iptables: ipt, log, fallbackInventory: withWeb }, BUILTIN_DEFAULT);
+    expect(await restarted.reconcile(['start'])).toBe(false);
+    expect(await ipt.save('ipv4')).toBe(before);
+    expect(restarted.state.desired).not.toEqual([]);
+  });
+
   it('leaves rules an earlier run left untouched', async () => {
     const ipt = new FakeIptables();
     await new Reconciler({ readInventory: docker(withWeb), iptables: ipt, log }, BUILTIN_DEFAULT).reconcile(['start']);

@@ -179,20 +179,31 @@ describe('revoked access takes effect for open flows', () => {
   /** Both sources may reach the echo port; the allowed web port as before. */
   const BOTH = POLICY.replace('rules:\n', `rules:\n  - { name: second, ports: [7000], from: [${SECOND}/32] }\n`);
 
-  /** The conntrack ids of the flows from `source` to the echo port (a deleted and re-created entry gets a new one). */
-  async function flowIds(source: string): Promise<string[]> {
-    const out = (await lab.inHost('conntrack', ['-L', '-p', 'tcp', '--orig-src', source, '--orig-port-dst', '7000', '--state', 'ESTABLISHED', '-o', 'id'])).stdout;
-    return out.split('\n').map((l) => / id=(\d+)/.exec(l)?.[1]).filter((id): id is string => id !== undefined);
+  /**
+   * The open flows from `source` to the echo port: conntrack id and age in seconds. A deleted
+   * entry that TCP picked up again mid-stream is young again (its id may even be reused).
+   */
+  async function flows(source: string): Promise<{ id: string; age: number }[]> {
+    const args = ['-L', '-p', 'tcp', '--orig-src', source, '--orig-port-dst', '7000', '--state', 'ESTABLISHED', '-o', 'ktimestamp,id'];
+    return (await lab.inHost('conntrack', args)).stdout.split('\n').flatMap((l) => {
+      const id = / id=(\d+)/.exec(l)?.[1];
+      const age = / delta-time=(\d+)/.exec(l)?.[1];
+      return id && age ? [{ id, age: Number(age) }] : [];
+    });
   }
 
   /** Open sessions from ALLOWED and SECOND; `cut` refuses ALLOWED; returns ms until its flow stopped. */
   async function revoked(cut: () => unknown, outcome: 'RESET' | 'SILENT'): Promise<number> {
+    // Entries record their creation time from now on (this sysctl is the lab host namespace's own).
+    await lab.inHost('sysctl', ['-qw', 'net.netfilter.nf_conntrack_timestamp=1']);
     const s = session(lab, lab.externalNs, EXT, 7000, ALLOWED);
     const kept = session(lab, lab.externalNs, EXT, 7000, SECOND);
     const replies = (x: typeof s) => x.events().filter((e) => e === 'REPLY').length;
     try {
       await eventually(async () => replies(s) >= 3 && replies(kept) >= 3, 5000);
-      const keptEntry = await flowIds(SECOND);
+      // Old enough that a re-created entry could not pass for it.
+      await eventually(async () => ((await flows(SECOND))[0]?.age ?? 0) >= 6, 10_000, 250);
+      const keptEntry = await flows(SECOND);
       expect(keptEntry).toHaveLength(1);
       const started = Date.now();
       await cut();
@@ -206,7 +217,9 @@ describe('revoked access takes effect for open flows', () => {
       expect(replies(kept) - keptReplies, 'the allowed flow kept its answers').toBeGreaterThanOrEqual(5);
       expect(kept.events().slice(-5)).toEqual(['REPLY', 'REPLY', 'REPLY', 'REPLY', 'REPLY']);
       // TCP picks a flow up again mid-stream, so the answers alone cannot tell: its conntrack entry is the same one.
-      expect(await flowIds(SECOND), 'the allowed flow\'s conntrack entry was deleted').toEqual(keptEntry);
+      const after = await flows(SECOND);
+      expect(after.map((f) => f.id), 'the allowed flow\'s conntrack entry was deleted').toEqual(keptEntry.map((f) => f.id));
+      expect(after[0]!.age, 'the allowed flow\'s conntrack entry was deleted and picked up again').toBeGreaterThanOrEqual(keptEntry[0]!.age + 1);
       return ms;
     } finally {
       await s.stop();

@@ -5,7 +5,8 @@
 # Idempotent, and quick when everything is present: apt runs only for missing packages.
 set -euo pipefail
 
-packages=(docker.io iptables nftables conntrack ipset busybox-static curl iproute2 python3 procps)
+# systemd: only for systemd-analyze, which checks the unit in systemd/ (test/unit/systemd.test.ts).
+packages=(docker.io iptables nftables conntrack ipset busybox-static curl iproute2 python3 procps systemd)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -10,13 +10,12 @@ import { ensureKernelState } from '../dataplane/kernel.js';
 import type { Iptables } from '../dataplane/iptables.js';
 import { InventoryReader } from '../inventory/docker.js';
 import type { Logger } from '../log.js';
-import { loadPolicy } from '../policy/load.js';
 import { formatIssues } from '../policy/issues.js';
 import type { Policy } from '../policy/types.js';
 import { watchEvents } from './events.js';
-import { watchPolicyFile } from './policy-watch.js';
+import { policyReloader, watchPolicyFile } from './policy-watch.js';
 import { Reconciler } from './reconciler.js';
-import { Scheduler } from './scheduler.js';
+import { DEFAULT_SCHEDULE, Scheduler, systemClock } from './scheduler.js';
 import type { StateDir, StatusRecord } from './state-file.js';
 import { startWatchdog, type Watchdog } from './watchdog.js';
 
@@ -27,7 +26,10 @@ export interface DaemonConfig {
   readonly iptables: Iptables;
   readonly conntrack?: Conntrack;
   readonly log: Logger;
-  /** path: the file to watch; `explicit` false means it may be absent (built-in default then). */
+  /**
+   * path: the file to watch; `explicit` false means it may be absent (built-in default
+   * then) — until a file has been loaded from there: from then on its absence is an error.
+   */
   readonly policy: { readonly value: Policy; readonly hash?: string; readonly path: string; readonly explicit: boolean };
   readonly stateDir: StateDir;
   readonly resyncMs: number;
@@ -35,9 +37,12 @@ export interface DaemonConfig {
   readonly canaryMs: number;
 }
 
+/** What asked for a policy reload, named in the log. */
+export type ReloadTrigger = 'SIGHUP' | 'file change';
+
 export interface Daemon {
   readonly reconciler: Reconciler;
-  reload(): Promise<void>;
+  reload(trigger: ReloadTrigger): Promise<void>;
   stop(): void;
 }
 
@@ -85,29 +90,31 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
     const ok = await reconciler.reconcile(reasons);
     await writeStatus();
     return ok;
-  });
+  }, DEFAULT_SCHEDULE, systemClock, (reason) => reconciler.interrupt(reason));
 
-  const reload = async (): Promise<void> => {
-    const result = await loadPolicy(c.policy.explicit ? c.policy.path : undefined, c.policy.path);
+  const loadAgain = policyReloader(c.policy.path, c.policy.explicit || c.policy.hash !== undefined);
+  const reload = async (trigger: ReloadTrigger): Promise<void> => {
+    const result = await loadAgain();
     if (!result.ok) {
       reconciler.state.policyError = formatIssues(result.file, result.issues).split('\n');
-      c.log.error({ problems: reconciler.state.policyError }, 'policy rejected; the last good policy stays in force');
+      c.log.error({ trigger, problems: reconciler.state.policyError }, 'policy rejected; the last good policy stays in force');
       await writeStatus();
       return;
     }
     reconciler.setPolicy(result.policy, result.hash);
-    c.log.info({ policy: result.policy.origin, hash: result.hash }, 'policy loaded');
-    scheduler.trigger('policy-reload');
+    c.log.info({ trigger, policy: result.policy.origin, hash: result.hash }, 'policy loaded');
+    scheduler.trigger('policy-reload', { urgent: true });
   };
 
   scheduler.trigger('start');
-  const events = watchEvents(c.dockerEvents, c.log, (reason) => scheduler.trigger(reason));
+  // A reconnected stream means Docker is back: its resync cuts a retry backoff short.
+  const events = watchEvents(c.dockerEvents, c.log, (reason) => scheduler.trigger(reason, { urgent: reason === 'docker-connected' }));
   const resync = setInterval(() => scheduler.trigger('resync'), c.resyncMs);
   watchdog = startWatchdog({
-    iptables: c.iptables, log: c.log, desired: () => reconciler.state.desired, busy: () => scheduler.busy,
+    iptables: c.iptables, log: c.log, desired: () => reconciler.state.desired, busy: () => reconciler.applying,
     onDrift: (reason) => scheduler.trigger(reason, { urgent: true }), canaryMs: c.canaryMs, readbackMs: c.readbackMs,
   });
-  const fileWatch = watchPolicyFile(c.policy.path, () => void reload());
+  const fileWatch = watchPolicyFile(c.policy.path, () => void reload('file change'));
 
   return {
     reconciler,

@@ -6,7 +6,7 @@
 import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 
-const EVENTS = { type: ['container', 'network'] as ('container' | 'network')[], event: ['start', 'die', 'destroy', 'connect', 'disconnect', 'unpause', 'pause'] };
+const EVENTS = { type: ['container', 'network'] as ('container' | 'network')[], event: ['start', 'die', 'destroy', 'connect', 'disconnect', 'unpause', 'pause', 'rename'] };
 
 export interface EventWatch {
   stop(): void;

@@ -16,10 +16,11 @@ import type { Policy } from '../policy/types.js';
 import type { Family, Ruleset } from '../ruleset/types.js';
 import { changedBindings, fingerprint, flushStaleUdp, movedUdpBindings, revokeFlows } from './revoke.js';
 import { parseSave } from '../ruleset/parse.js';
-import { isOwnedChain } from '../compile/names.js';
+import { containerChain, isOwnedChain } from '../compile/names.js';
 import { removeStaleSets, syncOwnSets, type Ipset } from '../dataplane/ipset.js';
 
-const NO_CONTAINERS: Inventory = { networks: [], containers: [] };
+/** Reasons that need no word from Docker: the rules were wiped or altered, or the policy changed. */
+const REPAIRS = /^(wiped|drift|policy-reload)/;
 
 /** Reasons after which nothing cached about Docker is trusted: start, a periodic resync, a reconnected event stream. */
 const FULL_READ = new Set(['start', 'resync', 'docker-connected']);
@@ -36,6 +37,11 @@ export function changedContainers(reasons: readonly string[]): ReadonlySet<strin
     if (id) ids.add(id);
   }
   return ids;
+}
+
+/** A reconcile for Docker events only: planned against what the last apply left, no read of the live state. */
+function isHot(reasons: readonly string[]): boolean {
+  return reasons.length > 0 && reasons.every((r) => r.startsWith('docker:'));
 }
 
 export interface ReconcileState {
@@ -83,11 +89,19 @@ export class Reconciler {
   /** Per binding key, from the last apply: its access fingerprint, and where it led. */
   private access = new Map<string, string>();
   private targets = new Map<string, string>();
+  /** Whether the last Docker read in this process succeeded ('unknown' before the first). */
+  private docker: 'unknown' | 'read' | 'failed' = 'unknown';
+  private writing = false;
+  /** The last `ipset list`, and the policy it was listed for. */
+  private sets: { policy: Policy; listed: Map<string, Family> } | undefined;
+  /** The own sets (as compiled) last loaded or found loaded. */
+  private loadedSets: string | undefined;
+  /** Set while a reconcile waits on Docker: hands it an urgent repair reason. */
+  private dockerWait: ((reason: string) => void) | undefined;
 
   constructor(private readonly deps: ReconcilerDeps, policy: Policy, policyHash?: string) {
     this.state = { policy, dockerReachable: false, applies: 0, repairs: 0, desired: [], ...(policyHash ? { policyHash } : {}) };
     this.now = deps.now ?? Date.now;
-    this.lastInventory = deps.fallbackInventory;
   }
 
   setPolicy(policy: Policy, hash?: string): void {
@@ -97,16 +111,59 @@ export class Reconciler {
     delete this.state.policyError;
   }
 
+  /** True while rules are being written: the watchdog stays quiet then, so dockward's own writes are never drift. */
+  get applying(): boolean {
+    return this.writing;
+  }
+
+  /**
+   * An urgent repair (wiped, drift, policy reload) while this reconciler waits on Docker:
+   * applied at once from the last good inventory, without waiting for the answer. False
+   * when nothing waits on Docker (the caller queues the reason) or the reason needs Docker.
+   */
+  interrupt(reason: string): boolean {
+    if (!this.dockerWait || !this.lastInventory || !REPAIRS.test(reason)) return false;
+    const hand = this.dockerWait;
+    this.dockerWait = undefined;
+    hand(reason);
+    return true;
+  }
+
   async reconcile(reasons: readonly string[]): Promise<boolean> {
     const started = this.now();
-    const inventory = await this.inventory(changedContainers(reasons));
+    const changed = changedContainers(reasons);
+    const repairs = reasons.filter((r) => REPAIRS.test(r));
+    // A repair needs no new inspection: the last good inventory says what the rules must be.
+    if (this.lastInventory && this.docker === 'read' && repairs.length === reasons.length) {
+      return this.applyFrom(this.lastInventory, reasons, started);
+    }
+    // Docker may hang (a frozen dockerd answers only at the timeout): repair first, then wait.
+    if (this.lastInventory && repairs.length > 0 && !(await this.applyFrom(this.lastInventory, repairs, started))) return false;
+    const inventory = await this.inventory(changed);
     if (!inventory) return false;
-    const ipsets = await this.deps.ipset?.list();
-    const compiled = compile(inventory.value, this.state.policy, { ...DEFAULT_OPTIONS, ...(ipsets ? { ipsets } : {}) }, this.cache);
+    const ok = await this.applyFrom(inventory.value, reasons, started);
+    if (!ok || !inventory.fresh) return false;
+    delete this.state.lastError;
+    return true;
+  }
+
+  /** Compile `inventory` with the policy in force and apply it; false when an apply failed (previous rules kept). */
+  private async applyFrom(inventory: Inventory, reasons: readonly string[], started: number): Promise<boolean> {
+    this.writing = true;
+    try {
+      return await this.compileAndApply(inventory, reasons, started);
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async compileAndApply(inventory: Inventory, reasons: readonly string[], started: number): Promise<boolean> {
+    const ipsets = await this.existingSets(reasons);
+    const compiled = compile(inventory, this.state.policy, { ...DEFAULT_OPTIONS, ...(ipsets ? { ipsets } : {}) }, this.cache);
     for (const note of compiled.notes) this.deps.log.warn({ note }, 'left out of the rules');
     this.state.notes = compiled.notes;
     // dockward's own sets are loaded before the rules that match them (dataplane/ipset.ts).
-    const sets = await this.loadOwnSets(compiled);
+    const sets = await this.loadOwnSets(compiled, reasons);
     if (!sets) return false;
     // Each family is its own transaction: one failing leaves the other applied, and is reported.
     const failures: string[] = [];
@@ -127,17 +184,16 @@ export class Reconciler {
     this.state.lastApply = { at: this.now(), durationMs: this.now() - started, changes };
     Object.assign(this.state, { stats: compiled.stats, desired: applied });
     await this.kernelState(compiled.bridges);
-    await this.removeStaleSets(compiled);
+    await this.removeStaleSets(compiled, ipsets);
     await this.revoke(compiled);
-    if (!inventory.fresh) return false;
-    delete this.state.lastError;
     return true;
   }
 
   private async inventory(changed: ReadonlySet<string> | 'all'): Promise<{ value: Inventory; fresh: boolean } | undefined> {
     try {
-      const value = await this.deps.readInventory(changed);
+      const value = await this.readDocker(changed);
       this.state.dockerReachable = true;
+      this.docker = 'read';
       this.lastInventory = value;
       await this.deps.onInventory?.(value);
       return { value, fresh: true };
@@ -145,19 +201,52 @@ export class Reconciler {
       this.state.dockerReachable = false;
       const message = `docker unreachable, rules in force kept: ${(error as Error).message}`;
       this.fail(message, []);
-      if (this.lastInventory) return { value: this.lastInventory, fresh: false };
-      return (await this.nothingOwnedLive()) ? { value: NO_CONTAINERS, fresh: false } : undefined;
+      // Docker answered before in this run: its last answer is the best knowledge there is.
+      if (this.docker !== 'unknown') {
+        this.docker = 'failed';
+        return this.lastInventory && { value: this.lastInventory, fresh: false };
+      }
+      const value = await this.withoutDocker();
+      if (value) this.lastInventory = value;
+      return value && { value, fresh: false };
     }
   }
 
   /**
-   * Docker absent at start and no inventory ever seen: base rules (hooks, canaries) may go
-   * in, but only on a host where no dockward rules are live; rules some earlier run left
-   * are the best knowledge there is and stay untouched.
+   * Docker absent since start. Rules an earlier run left are the best knowledge there is
+   * and stay — re-applied from the saved inventory when they came from it (a restart while
+   * Docker is down). Otherwise (after a reboot the kernel holds none) only base rules go
+   * in: hooks, canaries and, for the networks the saved inventory knew, the refusal of new
+   * connections into their subnets. The saved containers' DNATs are not: dockerd may give
+   * their addresses to other containers as it brings them back.
    */
-  private async nothingOwnedLive(): Promise<boolean> {
+  private async withoutDocker(): Promise<Inventory | undefined> {
     const live = parseSave(await this.deps.iptables.save('ipv4'));
-    return ![...live.values()].some((table) => [...table.keys()].some(isOwnedChain));
+    const saved = this.deps.fallbackInventory;
+    const owned = [...live.values()].some((table) => [...table.keys()].some(isOwnedChain));
+    if (!owned) return { networks: saved?.networks ?? [], containers: [] };
+    const fromSaved = saved?.containers.some((c) => [...live.values()].some((table) => table.has(containerChain(c.id))));
+    return fromSaved ? saved : undefined;
+  }
+
+  /** Waits for Docker's answer; urgent repairs that come meanwhile (interrupt) are applied at once. */
+  private async readDocker(changed: ReadonlySet<string> | 'all'): Promise<Inventory> {
+    const answer = this.deps.readInventory(changed).then((value) => ({ value }), (error: unknown) => ({ error }));
+    try {
+      for (;;) {
+        const repair = new Promise<string>((resolve) => { this.dockerWait = resolve; });
+        const first = await Promise.race([answer, repair]);
+        if (typeof first !== 'string') {
+          if ('error' in first) throw first.error;
+          return first.value;
+        }
+        this.dockerWait = undefined;
+        this.deps.log.info({ reason: first }, 'repairing from the last good inventory while Docker has not answered');
+        if (this.lastInventory) await this.applyFrom(this.lastInventory, [first], this.now());
+      }
+    } finally {
+      this.dockerWait = undefined;
+    }
   }
 
   /**
@@ -168,7 +257,7 @@ export class Reconciler {
   private async applyOne(ruleset: Ruleset, reasons: readonly string[]): Promise<ApplyResult> {
     const last = this.applied.get(ruleset.family);
     const desired = last ? last.skipped.reduce(withoutProtocol, ruleset) : ruleset;
-    const hot = last !== undefined && reasons.length > 0 && reasons.every((r) => r.startsWith('docker:'));
+    const hot = last !== undefined && isHot(reasons);
     if (hot) {
       const fast = await applyIncremental(this.deps.iptables, desired, last.assumed, this.now).catch((error: Error) => {
         this.deps.log.warn({ family: ruleset.family, err: error.message }, 'live rules were not as last applied; applying in full');
@@ -206,21 +295,41 @@ export class Reconciler {
     for (const problem of state?.problems ?? []) this.deps.log.warn({ problem }, 'kernel setting not as the rules need');
   }
 
-  private async loadOwnSets(compiled: Compiled): Promise<boolean> {
+  /**
+   * Which ipsets exist, for the compiler and for finding stale own sets: listed once per
+   * reconcile, except on the hot path (Docker events only) under an unchanged policy, which
+   * reuses the last listing — an unchanged state runs no command at all.
+   */
+  private async existingSets(reasons: readonly string[]): Promise<Map<string, Family> | undefined> {
+    if (!this.deps.ipset) return undefined;
+    if (isHot(reasons) && this.sets?.policy === this.state.policy) return this.sets.listed;
+    const listed = await this.deps.ipset.list();
+    this.sets = { policy: this.state.policy, listed };
+    return listed;
+  }
+
+  /** Own sets are verified (ipset save) except on the hot path when the policy's sets are those last loaded. */
+  private async loadOwnSets(compiled: Compiled, reasons: readonly string[]): Promise<boolean> {
     if (!this.deps.ipset || compiled.ownSets.length === 0) return true;
+    const signature = JSON.stringify(compiled.ownSets);
+    if (isHot(reasons) && signature === this.loadedSets) return true;
     try {
       const loaded = await syncOwnSets(this.deps.ipset, compiled.ownSets);
       if (loaded.length > 0) this.deps.log.info({ sets: loaded }, 'ipsets loaded');
+      this.loadedSets = signature;
       return true;
     } catch (error) {
+      this.loadedSets = undefined;
       return this.fail(`cannot load dockward's ipsets, previous rules kept: ${(error as Error).message}`, []);
     }
   }
 
   /** Sets no rule matches any more; one still referenced (the other family not yet applied) goes next time. */
-  private async removeStaleSets(compiled: Compiled): Promise<void> {
-    if (!this.deps.ipset) return;
-    const removed = await removeStaleSets(this.deps.ipset, compiled.ownSets);
+  private async removeStaleSets(compiled: Compiled, listed: Map<string, Family> | undefined): Promise<void> {
+    if (!this.deps.ipset || !listed) return;
+    const removed = await removeStaleSets(this.deps.ipset, compiled.ownSets, listed);
+    for (const name of removed) listed.delete(name);
+    for (const set of compiled.ownSets) listed.set(set.name, set.family);
     if (removed.length > 0) this.deps.log.info({ sets: removed }, 'ipsets removed');
   }
 

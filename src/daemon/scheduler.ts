@@ -8,7 +8,10 @@
  * moment, not the whole pause. A trigger within the last pause (at least coalesceMs)
  * after a run is part of the same burst: it is coalesced and does not restart the
  * sequence from the top; one after a longer quiet runs at once.
- * Urgent triggers (a repair after the rules were wiped) skip every pause.
+ * Urgent triggers (a repair after the rules were wiped, a policy reload, Docker back) skip
+ * every pause, the retry backoff included: a repair must not wait 30 s because Docker is
+ * down. One that arrives while a run is under way is first offered to that run
+ * (`interrupt`): a run stuck waiting on a frozen dockerd can repair at once.
  * A failed run is retried with exponential backoff until one succeeds.
  */
 export interface Clock {
@@ -37,6 +40,9 @@ export const DEFAULT_SCHEDULE: SchedulerOptions = { coalesceMs: 100, coalesceMax
 /** run returns true on success, false to be retried. */
 export type Run = (reasons: readonly string[]) => Promise<boolean>;
 
+/** Offered an urgent trigger while a run is under way; true when that run takes care of it. */
+export type Interrupt = (reason: string) => boolean;
+
 type Waiting = 'none' | 'coalesce' | 'retry' | 'cooldown';
 
 export class Scheduler {
@@ -50,13 +56,21 @@ export class Scheduler {
   private pauseMs = 0;
   private stopped = false;
 
-  constructor(private readonly run: Run, private readonly options = DEFAULT_SCHEDULE, private readonly clock = systemClock) {}
+  constructor(
+    private readonly run: Run,
+    private readonly options = DEFAULT_SCHEDULE,
+    private readonly clock = systemClock,
+    private readonly interrupt: Interrupt = () => false,
+  ) {}
 
   trigger(reason: string, opts: { urgent?: boolean } = {}): void {
     if (this.stopped) return;
+    if (opts.urgent && this.running && this.interrupt(reason)) return;
     this.pending.add(reason);
     if (opts.urgent) this.urgent = true;
-    if (this.running || this.waiting === 'retry') return;
+    if (this.running) return;
+    // A retry waits out its backoff unless something urgent cuts it short.
+    if (this.waiting === 'retry' && !opts.urgent) return;
     if (this.waiting === 'none' || this.urgent) {
       this.clearTimers();
       void this.runNow();

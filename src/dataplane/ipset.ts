@@ -73,10 +73,13 @@ export async function syncOwnSets(ipset: Ipset, sets: readonly OwnSet[]): Promis
   return loaded;
 }
 
-/** Destroy own sets the policy no longer has; a set still matched by a live rule stays until the next try. */
-export async function removeStaleSets(ipset: Ipset, wanted: readonly OwnSet[]): Promise<string[]> {
+/**
+ * Destroy own sets the policy no longer has; a set still matched by a live rule stays until
+ * the next try. `listed`: what ipset list said moments ago (saves listing twice).
+ */
+export async function removeStaleSets(ipset: Ipset, wanted: readonly OwnSet[], listed?: ReadonlyMap<string, Family>): Promise<string[]> {
   const keep = new Set(wanted.map((s) => s.name));
-  const stale = [...(await ipset.list()).keys()].filter((n) => n.startsWith(OWN_SET_PREFIX) && !keep.has(n));
+  const stale = [...(listed ?? await ipset.list()).keys()].filter((n) => n.startsWith(OWN_SET_PREFIX) && !keep.has(n));
   const removed: string[] = [];
   for (const name of stale) if (await ipset.destroy(name)) removed.push(name);
   return removed;

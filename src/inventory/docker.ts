@@ -97,9 +97,15 @@ export function toContainer(info: ContainerInfo, imageLabels?: Record<string, st
   };
 }
 
+/**
+ * The labels of a container's image (by id: Docker keeps an image while a container uses
+ * it), to tell the container's own labels from inherited ones. Any error is Docker failing
+ * and propagates (the rules in force stay): guessing "no labels" would count labels the
+ * image author set as the user's.
+ */
 async function imageLabelsOf(docker: Docker, image: string, cache: Map<string, Record<string, string> | undefined>) {
   if (!cache.has(image)) {
-    const info = await docker.getImage(image).inspect().catch(() => undefined);
+    const info = await docker.getImage(image).inspect();
     cache.set(image, info?.Config?.Labels ?? undefined);
   }
   return cache.get(image);

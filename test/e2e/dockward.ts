@@ -37,9 +37,11 @@ export interface RunningDockward {
   stop(signal?: NodeJS.Signals): Promise<number | string | undefined>;
 }
 
-export function startDockward(lab: Lab, args: readonly string[], env: Record<string, string> = {}): RunningDockward {
+/** `wrap`: a command that runs the rest of its arguments (e.g. in a mount namespace of its own); its pid must become dockward's. */
+export function startDockward(lab: Lab, args: readonly string[], env: Record<string, string> = {}, wrap: readonly string[] = []): RunningDockward {
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  const child = spawnIn(lab.hostNs, 'env', [...vars, process.execPath, CLI, 'run', ...args, '--docker-host', lab.dockerHost], true);
+  const command = [...wrap, 'env', ...vars, process.execPath, CLI, 'run', ...args, '--docker-host', lab.dockerHost];
+  const child = spawnIn(lab.hostNs, command[0]!, command.slice(1), true);
   let text = '';
   child.stderr?.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
   child.stdout?.on('data', () => undefined);

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
-import { dockward, eventually, INTERNAL_ONLY, liveRules, scratch, startDockward, type RunningDockward } from './dockward.js';
+import { dockward, eventually, INTERNAL_ONLY, liveRules, scratch, startDockward, tableLines, type RunningDockward } from './dockward.js';
+import { knock } from './traffic.js';
 
 const EXT = LAB_ADDR.external.host;
 const INT = LAB_ADDR.internal.host;
@@ -48,50 +49,104 @@ describe('dockward run while Docker goes away', () => {
     await d.waitForLog((r) => r.msg === 'docker event stream lost; reconnecting');
   });
 
-  it('10. started before dockerd: base rules at once, the full rules once Docker is up', async () => {
+  it('10. started before dockerd after a reboot: base rules from the saved inventory refuse its subnets, the full rules once Docker is up', async () => {
     lab = await startLab();
     await lab.runHttp('web', { publish: ['8080:80'], restart: 'always' });
+    const webIp = await lab.containerIp('web');
+    const state = `${files.dir}/10`;
+    // An earlier run leaves its inventory in the state dir; a reboot leaves no rules in the kernel.
+    await run(lab, state);
+    await eventually(async () => (await lab!.http('internal', `http://${INT}:8080/`)) === 'web', 5000);
+    expect(await running!.stop()).toBe(0);
+    running = undefined;
     await lab.dockerd.stop();
-    const d = await run(lab, `${files.dir}/10`);
+    expect((await dockward(lab, ['flush'])).exitCode).toBe(0);
+    // The refused source may route to container addresses through the host.
+    await lab.exec('external', 'ip', ['route', 'add', '172.16.0.0/12', 'via', EXT]);
+    const d = await run(lab, state);
     await d.waitForLog((r) => r.msg.startsWith('docker unreachable'));
     await eventually(async () => {
       const rules = await save(lab!);
-      return ['raw', 'mangle', 'filter', 'nat'].every((t) => rules.split(`*${t}\n`)[1]?.split('COMMIT')[0]?.includes('-A DOCKWARD-CANARY'));
+      return ['raw', 'mangle', 'filter', 'nat'].every((t) => tableLines(rules, t).some((l) => l.startsWith('-A DOCKWARD-CANARY')));
     }, 5000);
     const base = await save(lab);
     expect(base).toContain('-j DOCKWARD-FORWARD');
     expect(base).not.toContain('-j DNAT');
-    await lab.dockerd.start();
-    await eventually(async () => (await lab!.http('internal', `http://${INT}:8080/`)) === 'web', 10_000);
+    expect(tableLines(base, 'raw').some((l) => l.includes('-d 172.17.0.0/16 ! -i docker0') && l.endsWith('-j DROP')), 'direct access to the saved subnet refused').toBe(true);
+    expect(tableLines(base, 'filter').some((l) => l.includes('-o docker0') && l.endsWith('-j DROP')), 'new connections into the saved bridge refused').toBe(true);
+    const knockers = [knock(lab, lab.externalNs, EXT, 8080, LAB_ADDR.external.client), knock(lab, lab.externalNs, webIp, 80, LAB_ADDR.external.client)];
+    try {
+      await eventually(async () => knockers.every((k) => k.tries() > 5), 5000);
+      await lab.dockerd.start();
+      await eventually(async () => (await lab!.http('internal', `http://${INT}:8080/`)) === 'web', 10_000);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      for (const k of knockers) await k.stop();
+    }
+    for (const k of knockers) {
+      expect(k.answers(), 'the refused source got an answer while dockerd brought the containers back').toEqual([]);
+      expect(k.tries()).toBeGreaterThan(10);
+    }
     expect(await lab.http('external', `http://${EXT}:8080/`)).toBeNull();
   });
 
   for (const mode of ['frozen (SIGSTOP)', 'stopped'] as const) {
-    it(`12. dockerd with live-restore ${mode} for 10 s: every rule stays and allowed traffic keeps working`, async () => {
+    it(`12. dockerd with live-restore ${mode} for 10 s: every rule stays, allowed traffic keeps working, a flush meanwhile is repaired, and Docker back means a resync`, async () => {
       lab = await startLab({ dockerdArgs: ['--live-restore'] });
       await lab.runHttp('web', { publish: ['8080:80'] });
-      const d = await run(lab, `${files.dir}/12`, ['--resync-interval', '1']);
-      await eventually(async () => (await lab!.http('internal', `http://${INT}:8080/`)) === 'web', 5000);
+      const state = `${files.dir}/12`;
+      const d = await run(lab, state, ['--resync-interval', '1']);
+      const allowed = async () => (await lab!.http('internal', `http://${INT}:8080/`, { timeoutMs: 300 })) === 'web';
+      await eventually(allowed, 5000);
       const before = await save(lab);
-      if (mode === 'stopped') await lab.dockerd.stop();
-      else lab.dockerd.pause();
-      const outcomes: (string | null)[] = [];
-      const until = Date.now() + 10_000;
-      while (Date.now() < until) {
-        outcomes.push(await lab.http('internal', `http://${INT}:8080/`));
-        await new Promise((r) => setTimeout(r, 400));
+      const knocker = knock(lab, lab.externalNs, EXT, 8080, LAB_ADDR.external.client);
+      try {
+        if (mode === 'stopped') await lab.dockerd.stop();
+        else lab.dockerd.pause();
+        const outageEnds = Date.now() + 10_000;
+        const outcomes = await everyFewMs(allowed, 3000);
+        // Rules wiped while Docker cannot answer: repaired from the last good inventory.
+        const flushed = Date.now();
+        await lab.inHost('sh', ['-c', 'iptables -F; iptables -t nat -F']);
+        const repairMs = await eventually(allowed, 2000, 25);
+        console.log(`flush during the Docker outage (${mode}) repaired in ${Date.now() - flushed} ms`);
+        expect(repairMs).toBeLessThanOrEqual(2000);
+        outcomes.push(...await everyFewMs(allowed, outageEnds - Date.now()));
+        const status = await dockward(lab, ['status', '--state-dir', state]);
+        expect(outcomes.every(Boolean), 'allowed traffic kept working through the outage').toBe(true);
+        expect(await save(lab)).toBe(before);
+        expect(status.stdout).toContain('docker: unreachable (rules in force kept)');
+        expect(status.exitCode).toBe(1);
+        expect(d.logs().some((r) => r.msg.startsWith('docker unreachable, rules in force kept'))).toBe(true);
+        const applies = d.logs().filter((r) => r.msg === 'applied');
+        const unasked = applies.filter((r) => !/^\["(start|wiped:[^"]*)"\]$/.test(JSON.stringify(r['reasons'])));
+        expect(unasked.map((r) => `${JSON.stringify(r['reasons'])} ${JSON.stringify(r['changes'])}`), 'only the start and the repair change anything').toEqual([]);
+      } finally {
+        if (mode === 'stopped') await lab.dockerd.start();
+        else lab.dockerd.resume();
+        await knocker.stop();
       }
-      const status = await dockward(lab, ['status', '--state-dir', `${files.dir}/12`]);
-      if (mode === 'stopped') await lab.dockerd.start();
-      else lab.dockerd.resume();
-      expect(outcomes.every((o) => o === 'web')).toBe(true);
-      expect(await save(lab)).toBe(before);
-      expect(status.stdout).toContain('docker: unreachable (rules in force kept)');
-      expect(status.exitCode).toBe(1);
-      expect(d.logs().some((r) => r.msg.startsWith('docker unreachable, rules in force kept'))).toBe(true);
-      const applies = d.logs().filter((r) => r.msg === 'applied');
-      const later = applies.filter((r) => JSON.stringify(r['reasons']) !== '["start"]');
-      expect(later.map((r) => `${JSON.stringify(r['reasons'])} ${JSON.stringify(r['changes'])}`), 'only the start (one apply per family) changes anything').toEqual([]);
+      expect(knocker.answers(), 'the refused source got an answer during the outage').toEqual([]);
+      expect(knocker.tries()).toBeGreaterThan(20);
+      // Docker back: the event stream reconnects (a stopped dockerd closed it), a resync succeeds.
+      if (mode === 'stopped') await d.waitForLog(() => d.logs().filter((r) => r.msg === 'docker event stream connected').length >= 2, 10_000);
+      await eventually(async () => (await dockward(lab!, ['status', '--state-dir', state])).exitCode === 0, 10_000);
+      const healthy = await dockward(lab, ['status', '--state-dir', state]);
+      expect(healthy.stdout).toContain('docker: reachable');
+      await lab.runHttp('late', { publish: ['9090:80'] });
+      await eventually(async () => (await lab!.http('internal', `http://${INT}:9090/`)) === 'late', 5000);
+      expect(await lab.http('external', `http://${EXT}:9090/`)).toBeNull();
     });
   }
 });
+
+/** Runs `check` every 400 ms for `ms`; returns each outcome. */
+async function everyFewMs(check: () => Promise<boolean>, ms: number): Promise<boolean[]> {
+  const outcomes: boolean[] = [];
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    outcomes.push(await check());
+    await new Promise((r) => setTimeout(r, 400));
+  }
+  return outcomes;
+}

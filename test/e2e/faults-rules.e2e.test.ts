@@ -5,7 +5,7 @@
  * During every wipe a loop knocks from a refused source every few ms and must never get
  * an answer from a container; repair times are convergence bounds, printed for the notes.
  */
-import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
@@ -133,18 +133,25 @@ describe('dockward run repairs what others do to its rules', () => {
   it('6. a broken policy keeps the last good rules, logs the place of the error and fails status; the fixed file is applied', async () => {
     const d = await start();
     const before = await save();
+    process.kill(d.pid, 'SIGHUP');
+    await d.waitForLog((r) => r.msg === 'policy loaded' && r['trigger'] === 'SIGHUP');
     writeFileSync(policyFile, POLICY.replace(`${ALLOWED}/32`, 'zone:nowhere'));
     process.kill(d.pid, 'SIGHUP');
-    await d.waitForLog((r) => r.msg.startsWith('policy rejected') && JSON.stringify(r).includes('rules[0].from[0]: unknown zone'));
+    // The write alone also wakes the file watch: the SIGHUP reload is told apart by its trigger.
+    await d.waitForLog((r) => r.msg.startsWith('policy rejected') && r['trigger'] === 'SIGHUP' && JSON.stringify(r).includes('rules[0].from[0]: unknown zone'));
     const status = await dockward(lab, ['status', '--state-dir', files.dir]);
     expect(status.exitCode).toBe(1);
     expect(status.stdout).toContain('rules[0].from[0]: unknown zone "nowhere"');
     expect(await save()).toBe(before);
     expect(await allowedWorks()).toBe(true);
-    writeFileSync(policyFile, POLICY.replace(`${ALLOWED}/32`, `${REFUSED}/32`));
+    // Fixed as editors save: a new file renamed over the old one, no signal.
+    const temp = join(files.dir, '.policy.yaml.tmp');
+    writeFileSync(temp, POLICY.replace(`${ALLOWED}/32`, `${REFUSED}/32`));
+    renameSync(temp, policyFile);
     await eventually(async () => (await lab.http('external', `http://${EXT}:8080/`, { source: REFUSED, timeoutMs: 300 })) === 'web', 3000);
     expect(await allowedWorks()).toBe(false);
     await eventually(inSync, 3000);
+    expect(d.logs().some((r) => r.msg === 'policy loaded' && r['trigger'] === 'file change')).toBe(true);
   });
 
   it('7. a failing iptables-restore leaves the previous rules, is retried, and recovers once it works', async () => {
@@ -168,24 +175,82 @@ describe('dockward run repairs what others do to its rules', () => {
 });
 
 describe('revoked access takes effect for open flows', () => {
-  for (const [action, outcome] of [['reject', 'RESET'], ['deny', 'SILENT']] as const) {
-    it(`9. an open connection gets no further answer within 2 s of the policy refusing it (${action} → ${outcome})`, async () => {
-      await start();
-      const s = session(lab, lab.externalNs, EXT, 7000, ALLOWED);
-      try {
-        await eventually(async () => s.events().filter((e) => e === 'REPLY').length >= 3, 5000);
-        const cut = POLICY.replace('rules:\n', `rules:\n  - { ports: [7000], from: [${ALLOWED}/32], action: ${action} }\n`);
-        writeFileSync(policyFile, cut);
-        const started = Date.now();
-        await eventually(async () => s.events().at(-1) === outcome, 2000, 25);
-        console.log(`open flow cut (${action}) ${Date.now() - started} ms after the policy file changed`);
-        const replies = s.events().filter((e) => e === 'REPLY').length;
-        await new Promise((r) => setTimeout(r, 500));
-        expect(s.events().filter((e) => e === 'REPLY').length).toBe(replies);
-        expect(await allowedWorks()).toBe(true);
-      } finally {
-        await s.stop();
-      }
+  const SECOND = REFUSED;
+  /** Both sources may reach the echo port; the allowed web port as before. */
+  const BOTH = POLICY.replace('rules:\n', `rules:\n  - { name: second, ports: [7000], from: [${SECOND}/32] }\n`);
+
+  /**
+   * The open flows from `source` to the echo port: conntrack id and age in seconds. A deleted
+   * entry that TCP picked up again mid-stream is young again (its id may even be reused).
+   */
+  async function flows(source: string): Promise<{ id: string; age: number }[]> {
+    const args = ['-L', '-p', 'tcp', '--orig-src', source, '--orig-port-dst', '7000', '--state', 'ESTABLISHED', '-o', 'ktimestamp,id'];
+    return (await lab.inHost('conntrack', args)).stdout.split('\n').flatMap((l) => {
+      const id = / id=(\d+)/.exec(l)?.[1];
+      const age = / delta-time=(\d+)/.exec(l)?.[1];
+      return id && age ? [{ id, age: Number(age) }] : [];
     });
   }
+
+  /** Open sessions from ALLOWED and SECOND; `cut` refuses ALLOWED; returns ms until its flow stopped. */
+  async function revoked(cut: () => unknown, outcome: 'RESET' | 'SILENT'): Promise<number> {
+    // Entries record their creation time from now on (this sysctl is the lab host namespace's own).
+    await lab.inHost('sysctl', ['-qw', 'net.netfilter.nf_conntrack_timestamp=1']);
+    const s = session(lab, lab.externalNs, EXT, 7000, ALLOWED);
+    const kept = session(lab, lab.externalNs, EXT, 7000, SECOND);
+    const replies = (x: typeof s) => x.events().filter((e) => e === 'REPLY').length;
+    try {
+      await eventually(async () => replies(s) >= 3 && replies(kept) >= 3, 5000);
+      // Old enough that a re-created entry could not pass for it.
+      await eventually(async () => ((await flows(SECOND))[0]?.age ?? 0) >= 6, 10_000, 250);
+      const keptEntry = await flows(SECOND);
+      expect(keptEntry).toHaveLength(1);
+      const started = Date.now();
+      await cut();
+      await eventually(async () => s.events().at(-1) === outcome, 2000, 25);
+      const ms = Date.now() - started;
+      const cutReplies = replies(s);
+      const keptReplies = replies(kept);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(replies(s), 'the refused flow got another answer').toBe(cutReplies);
+      // Targeted deletion: a flow the policy still allows is not touched (conntrack -F would break it).
+      expect(replies(kept) - keptReplies, 'the allowed flow kept its answers').toBeGreaterThanOrEqual(5);
+      expect(kept.events().slice(-5)).toEqual(['REPLY', 'REPLY', 'REPLY', 'REPLY', 'REPLY']);
+      // TCP picks a flow up again mid-stream, so the answers alone cannot tell: its conntrack entry is the same one.
+      const after = await flows(SECOND);
+      expect(after.map((f) => f.id), 'the allowed flow\'s conntrack entry was deleted').toEqual(keptEntry.map((f) => f.id));
+      expect(after[0]!.age, 'the allowed flow\'s conntrack entry was deleted and picked up again').toBeGreaterThanOrEqual(keptEntry[0]!.age + 1);
+      return ms;
+    } finally {
+      await s.stop();
+      await kept.stop();
+    }
+  }
+
+  for (const [action, outcome] of [['reject', 'RESET'], ['deny', 'SILENT']] as const) {
+    it(`9. an open connection gets no further answer within 2 s of the policy refusing it (${action} → ${outcome}); another allowed one keeps working`, async () => {
+      writeFileSync(policyFile, BOTH);
+      await start();
+      const cut = BOTH.replace('rules:\n', `rules:\n  - { ports: [7000], from: [${ALLOWED}/32], action: ${action} }\n`);
+      const ms = await revoked(() => writeFileSync(policyFile, cut), outcome);
+      console.log(`open flow cut (${action}) ${ms} ms after the policy file changed`);
+      expect(await allowedWorks()).toBe(true);
+    });
+  }
+
+  it('9. an open connection is cut when a container change ends its access: the container renamed out of the rule that selected it', async () => {
+    writeFileSync(policyFile, `version: 1
+defaults: { published: deny }
+rules:
+  - { name: by-name, containers: echo, ports: [7000], from: [${ALLOWED}/32] }
+  - { name: second, ports: [7000], from: [${SECOND}/32] }
+`);
+    await start();
+    try {
+      const ms = await revoked(() => lab.docker(['rename', 'echo', 'echo-renamed']), 'SILENT');
+      console.log(`open flow cut ${ms} ms after the container was renamed`);
+    } finally {
+      await lab.docker(['rename', 'echo-renamed', 'echo']).catch(() => undefined);
+    }
+  });
 });

@@ -33,7 +33,7 @@ export async function run(request: Request): Promise<number> {
     policy: { value: policy, ...(hash ? { hash } : {}), path: request.policy ?? DEFAULT_POLICY_PATH, explicit: request.policy !== undefined },
     resyncMs: request.resyncSeconds * 1000, readbackMs: request.readbackSeconds * 1000, canaryMs: 250,
   });
-  process.on('SIGHUP', () => void daemon.reload());
+  process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
   const signal = await stopped;
   daemon.stop();
   if (request.flushOnExit) {

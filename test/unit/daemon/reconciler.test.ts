@@ -6,6 +6,7 @@ import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
 import type { Inventory } from '../../../src/inventory/types.js';
 import type { Conntrack, Flow } from '../../../src/dataplane/conntrack.js';
 import { RestoreError } from '../../../src/dataplane/iptables.js';
+import type { Ipset } from '../../../src/dataplane/ipset.js';
 import { FakeIptables } from '../../fakes/iptables.js';
 import { container, inventory, network, policy, tcp } from '../../helpers/fixtures.js';
 
@@ -46,10 +47,49 @@ describe('reconciler', () => {
     const ipt = new FakeIptables();
     const r = new Reconciler({ readInventory: docker(withWeb, new Error('timeout')), iptables: ipt, log }, BUILTIN_DEFAULT);
     await r.reconcile(['start']);
+    expect(await r.reconcile(['resync'])).toBe(false);
     const before = await ipt.save('ipv4');
     ipt.flushTable('nat');
-    expect(await r.reconcile(['wiped:ipv4/nat'])).toBe(false);
+    expect(await r.reconcile(['wiped:ipv4/nat']), 'repaired, but Docker still has to answer').toBe(false);
     expect(await ipt.save('ipv4')).toBe(before);
+  });
+
+  it('repairs a wipe from the last good inventory without asking Docker', async () => {
+    const ipt = new FakeIptables();
+    let reads = 0;
+    const read = docker(withWeb);
+    const r = new Reconciler({ readInventory: () => { reads++; return read(); }, iptables: ipt, log }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    const before = await ipt.save('ipv4');
+    ipt.flushTable('filter');
+    expect(await r.reconcile(['wiped:ipv4/filter'])).toBe(true);
+    expect(await r.reconcile(['drift', 'policy-reload'])).toBe(true);
+    expect(reads, 'only the start read Docker').toBe(1);
+    expect(await ipt.save('ipv4')).toBe(before);
+  });
+
+  it('repairs at once while a read waits on a frozen dockerd, and keeps the rules when it times out', async () => {
+    const ipt = new FakeIptables();
+    let answer: (error: Error) => void = () => undefined;
+    let reads = 0;
+    const r = new Reconciler({
+      readInventory: async () => (reads++ === 0 ? withWeb : new Promise<Inventory>((_resolve, reject) => { answer = reject; })),
+      iptables: ipt, log,
+    }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    const before = await ipt.save('ipv4');
+    expect(r.interrupt('wiped:ipv4/nat'), 'nothing waits on Docker yet').toBe(false);
+    const resync = r.reconcile(['resync']);
+    await new Promise((done) => setImmediate(done));
+    ipt.flushTable('nat');
+    expect(r.interrupt('resync'), 'a reason that needs Docker is not a repair').toBe(false);
+    expect(r.interrupt('wiped:ipv4/nat')).toBe(true);
+    for (let i = 0; i < 20 && (await ipt.save('ipv4')) !== before; i++) await new Promise((done) => setImmediate(done));
+    expect(await ipt.save('ipv4'), 'repaired before Docker answered').toBe(before);
+    answer(new Error('timeout'));
+    expect(await resync).toBe(false);
+    expect(await ipt.save('ipv4')).toBe(before);
+    expect(r.state.lastError?.message).toMatch(/docker unreachable/);
   });
 
   it('leaves the previous rules when a restore fails, and succeeds on retry', async () => {
@@ -110,6 +150,27 @@ describe('reconciler without Docker at start', () => {
     expect(text).toContain(':DOCKWARD-CANARY');
   });
 
+  it('after a reboot (no rules live) loads only base rules from the saved inventory: its subnets refused, none of its DNATs', async () => {
+    const ipt = new FakeIptables();
+    const r = new Reconciler({ readInventory: docker(new Error('ENOENT')), iptables: ipt, log, fallbackInventory: withWeb }, BUILTIN_DEFAULT);
+    expect(await r.reconcile(['start'])).toBe(false);
+    const text = await ipt.save('ipv4');
+    expect(text).toContain(':DOCKWARD-CANARY');
+    expect(text).not.toContain('-j DNAT');
+    expect(text).toMatch(new RegExp(`-d ${net.subnets[0]!.cidr.replace(/\./g, '\\.')} ! -i ${net.bridge} .*-j DROP`));
+    expect(text).toMatch(new RegExp(`-o ${net.bridge} .*isolation" -j DROP`));
+  });
+
+  it('after a restart while Docker is down, re-applies the saved inventory the live rules came from', async () => {
+    const ipt = new FakeIptables();
+    await new Reconciler({ readInventory: docker(withWeb), iptables: ipt, log }, BUILTIN_DEFAULT).reconcile(['start']);
+    const before = await ipt.save('ipv4');
+    const restarted = new Reconciler({ readInventory: docker(new Error('ENOENT')), iptables: ipt, log, fallbackInventory: withWeb }, BUILTIN_DEFAULT);
+    expect(await restarted.reconcile(['start'])).toBe(false);
+    expect(await ipt.save('ipv4')).toBe(before);
+    expect(restarted.state.desired).not.toEqual([]);
+  });
+
   it('leaves rules an earlier run left untouched', async () => {
     const ipt = new FakeIptables();
     await new Reconciler({ readInventory: docker(withWeb), iptables: ipt, log }, BUILTIN_DEFAULT).reconcile(['start']);
@@ -133,17 +194,38 @@ describe('which containers a reconcile inspects again', () => {
   });
 });
 
+/** An ipset stand-in that records every command it is asked to run. */
+function countingIpset(): Ipset & { calls: string[] } {
+  const sets = new Map<string, string[]>();
+  const calls: string[] = [];
+  return {
+    calls,
+    async list() { calls.push('list'); return new Map([...sets.keys()].map((n) => [n, 'ipv4' as const])); },
+    async members(name) { calls.push(`save ${name}`); return sets.get(name); },
+    async restore(text) {
+      calls.push('restore');
+      sets.set(/^create (\S+) /.exec(text)![1]!, text.split('\n').filter((l) => l.startsWith('add ')).map((l) => l.split(' ')[2]!));
+    },
+    async destroy(name) { calls.push(`destroy ${name}`); return sets.delete(name); },
+  };
+}
+
 describe('the hot path after a Docker event', () => {
   const id = (n: number) => container(n, net, []).id;
   const two = inventory([net], [container(1, net, [tcp(443)]), container(2, net, [tcp(80)])]);
 
   it('runs no exec at all when the event changes nothing, and only a restore when it does', async () => {
     const ipt = new FakeIptables();
-    const r = new Reconciler({ readInventory: docker(withWeb, withWeb, two), iptables: ipt, log }, BUILTIN_DEFAULT);
+    const ipset = countingIpset();
+    const many = Array.from({ length: 40 }, (_, i) => `10.0.${i}.0/24`).join(', ');
+    const withSets = policy(`version: 1\nzones:\n  banned: { ipset: f2b-sshd }\n  partners: { sources: [${many}] }\nrules:\n  - { from: [zone:banned], action: deny }\n  - { from: [zone:partners] }\n`);
+    const r = new Reconciler({ readInventory: docker(withWeb, withWeb, two), iptables: ipt, log, ipset }, withSets);
     await r.reconcile(['start']);
-    const [saves, restores] = [ipt.saves, ipt.restores];
+    const [saves, restores, ipsetCalls] = [ipt.saves, ipt.restores, ipset.calls.length];
+    expect(ipsetCalls, 'the start lists sets and loads its own').toBeGreaterThan(0);
     expect(await r.reconcile([`docker:container:die:${id(9)}`])).toBe(true);
     expect([ipt.saves, ipt.restores]).toEqual([saves, restores]);
+    expect(ipset.calls.slice(ipsetCalls), 'no ipset command either').toEqual([]);
     expect(await r.reconcile([`docker:container:start:${id(2)}`])).toBe(true);
     expect(ipt.saves).toBe(saves);
     expect(ipt.restores).toBe(restores + 1);

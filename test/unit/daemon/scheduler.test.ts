@@ -133,4 +133,44 @@ describe('scheduler', () => {
     await advance(10_000);
     expect(runs).toHaveLength(5);
   });
+
+  it('an urgent trigger cuts a retry backoff short; an ordinary one waits it out', async () => {
+    let ok = false;
+    const { s, runs, advance } = scheduled(0, () => ok);
+    s.trigger('start');
+    await advance(250 + 500);
+    expect(runs.map((r) => r.at)).toEqual([0, 250, 750]);
+    // Backoff now 1000 ms: a resync waits, a wipe does not.
+    await advance(100);
+    s.trigger('resync');
+    await advance(100);
+    expect(runs).toHaveLength(3);
+    ok = true;
+    s.trigger('wiped:ipv4/filter', { urgent: true });
+    await advance(0);
+    expect(runs).toHaveLength(4);
+    expect(runs[3]!.at).toBe(950);
+    expect(runs[3]!.reasons).toEqual(['start', 'resync', 'wiped:ipv4/filter']);
+  });
+
+  it('offers an urgent trigger to the run under way, and queues it when that run declines', async () => {
+    const v = virtualClock();
+    const runs: string[][] = [];
+    let accept = true;
+    const offered: string[] = [];
+    const s = new Scheduler(async (reasons) => {
+      runs.push([...reasons]);
+      await new Promise<void>((r) => v.clock.setTimeout(r, 5000));
+      return true;
+    }, OPTIONS, v.clock, (reason) => { offered.push(reason); return accept; });
+    s.trigger('start');
+    await v.advance(100);
+    s.trigger('wiped:ipv4/nat', { urgent: true });
+    s.trigger('resync');
+    expect(offered).toEqual(['wiped:ipv4/nat']);
+    accept = false;
+    s.trigger('drift', { urgent: true });
+    await v.advance(5000);
+    expect(runs).toEqual([['start'], ['resync', 'drift']]);
+  });
 });

@@ -72,7 +72,10 @@ export function lineDecider(line: AccessLine): Decider {
 
 export function deciderText(d: Decider): string {
   switch (d.kind) {
-    case 'rule': return d.name ? `${d.place} ${d.name}` : d.place;
+    case 'rule': {
+      const place = d.section === 'label' ? `${d.place} (the container's dockward.rules label)` : d.place;
+      return d.name ? `${place} ${d.name}` : place;
+    }
     case 'default': return d.setting;
     case 'host': return 'the host exemption (no host.toContainers rule decides: the host reaches containers, as with Docker)';
     case 'icc': return `ICC ${d.icc ? 'on' : 'off'} for network ${d.network} (${d.by === 'enable_icc' ? "Docker's enable_icc option" : `policy ${d.by}`})`;

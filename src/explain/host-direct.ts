@@ -24,8 +24,8 @@ export function hostDirectOf(ctx: PathContext, a: Attachment, policy: Policy): H
   for (const r of policy.host?.toContainers ?? []) {
     if (all || !matchesAny(r.containers, a.container)) continue;
     for (const range of directRanges(r)) {
+      questions.push({ what: range || questions.length === 0 ? portsText(range) : 'other ports', packet: { ...base, protocol: range?.protocol ?? 'tcp', dport: range?.from ?? freePort(ranges).port }, otherwise });
       ranges.push(range);
-      questions.push({ what: portsText(range), packet: { ...base, protocol: range?.protocol ?? 'tcp', dport: range?.from ?? 1 }, otherwise });
       if (!range) all = true;
     }
   }

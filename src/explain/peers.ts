@@ -31,8 +31,8 @@ function linesBetween(ctx: PathContext, rules: readonly ConnectionRule[], src: A
   for (const r of rules) {
     if (all || !matchesAny(r.from, src.container) || !matchesAny(r.to, dst.container)) continue;
     for (const range of r.ports ?? [undefined]) {
+      questions.push({ what: range || questions.length === 0 ? portsText(range) : 'other ports', packet: { ...base, protocol: range?.protocol ?? 'tcp', dport: range?.from ?? freePort(ranges).port } });
       ranges.push(range);
-      questions.push({ what: portsText(range), packet: { ...base, protocol: range?.protocol ?? 'tcp', dport: range?.from ?? freePort([]).port } });
       if (!range) all = true;
     }
   }

@@ -118,3 +118,52 @@ describe('explain: outbound paths (04-egress)', () => {
     ]);
   });
 });
+
+describe('explain names label clauses by their place in the label (07-labels)', () => {
+  it('a clause of web\'s dockward.rules is label[N], never the file rule of that index', () => {
+    const c = golden('07-labels');
+    const e = explain({ inventory: c.inventory, policy: c.policy, host: HOST, container: 'web', from: { address: '192.0.2.7', iface: 'eth9' } });
+    const [https, admin] = e.bindings;
+    expect(https?.lines.map((l) => l.decidedBy)).toEqual([
+      { kind: 'rule', section: 'label', index: 0, place: 'label[0]' },
+      { kind: 'rule', section: 'label', index: 0, place: 'label[0]' },
+      { kind: 'default', setting: 'defaults.published' },
+    ]);
+    expect(https?.answer).toMatchObject({ allowed: true, decidedBy: { section: 'label', place: 'label[0]' } });
+    expect(admin?.lines.map((l) => l.decidedBy)).toEqual([
+      { kind: 'rule', section: 'rules', index: 0, place: 'rules[0]', name: 'office-admin' },
+      { kind: 'rule', section: 'label', index: 1, place: 'label[1]' },
+    ]);
+    expect(admin?.answer).toMatchObject({ allowed: false, verdict: 'dropped', decidedBy: { section: 'label', place: 'label[1]' } });
+    const text = renderText(e);
+    expect(text).toContain("8080/tcp on every host address → web:80: allowed from zone:office (198.51.100.0/24) by rules[0] office-admin; everyone else: deny by label[1] (the container's dockward.rules label)");
+    expect(text).toContain("refused: dropped by label[1] (the container's dockward.rules label)");
+    expect(text).not.toContain('rules[1]');
+  });
+});
+
+describe('explain names host.toContainers rules (05-host)', () => {
+  const c = golden('05-host');
+
+  it('an allowing host rule is named, not taken for the host exemption; its chains are listed', () => {
+    const e = explain({ inventory: c.inventory, policy: c.policy, host: HOST, container: 'app', from: {} });
+    expect(e.bindings[0]?.fromHost).toEqual({ allowed: true, decidedBy: { kind: 'rule', section: 'host.toContainers', index: 0, place: 'host.toContainers[0]', name: 'proxy' } });
+    expect(e.bindings[0]?.answer).toMatchObject({ allowed: true, decidedBy: { place: 'host.toContainers[0]', name: 'proxy' } });
+    expect(e.chains.filter((r) => r.role === 'from the host').map((r) => `${r.table} ${r.chain}`)).toEqual(['mangle DOCKWARD-H-ALORLKHRTNJX67VQ', 'filter DOCKWARD-H-ALORLKHRTNJX67VQ']);
+    expect(renderText(e)).toContain('the host itself  allow  host.toContainers[0] proxy');
+  });
+
+  it('a refusal by a host rule is named by place and name, on the published and the direct way', () => {
+    const refusing = policy('version: 1\nhost:\n  toContainers:\n    - { name: no-admin, containers: app, ports: [8080/tcp], action: reject }\n');
+    const e = explain({ inventory: c.inventory, policy: refusing, host: HOST, container: 'app', from: {} });
+    expect(e.bindings[0]?.fromHost).toEqual({ allowed: false, decidedBy: { kind: 'rule', section: 'host.toContainers', index: 0, place: 'host.toContainers[0]', name: 'no-admin' } });
+    expect(e.bindings[0]?.answer).toMatchObject({ allowed: false, verdict: 'rejected', rejectWith: 'tcp-reset' });
+    expect(said(e.hostDirect[0]!.lines)).toEqual(['8080/tcp: reject "host.toContainers[0]"', 'other ports: allow {"kind":"host"}']);
+    expect(renderText(e)).toContain('the host itself  refused  host.toContainers[0] no-admin');
+  });
+
+  it('db: reached directly on 5432 by the probe rule, refused elsewhere by the catch-all reject', () => {
+    const e = explain({ inventory: c.inventory, policy: c.policy, host: HOST, container: 'db' });
+    expect(said(e.hostDirect[0]!.lines)).toEqual(['5432/tcp: allow "host.toContainers[1]"', 'other ports: reject "host.toContainers[2]"']);
+  });
+});

@@ -139,7 +139,7 @@ interface Paths {
 
 /** Outbound, container-to-container and host-direct paths of the container in one family, traced. */
 function pathsOf(view: FamilyView, c: Container, input: ExplainInput, into: Paths): void {
-  const ctx: PathContext = { ruleset: view.ruleset, host: view.host, networks: view.names };
+  const ctx: PathContext = { ruleset: view.ruleset, host: view.host, networks: view.names, hostAddresses: input.host };
   const own = view.model.attachments.filter((a) => a.container.id === c.id);
   const rules = [...(input.policy.connections ?? []), ...linkConnections(input.inventory)];
   into.outbound.push(...own.map((a) => outboundOf(ctx, a, input.policy)));

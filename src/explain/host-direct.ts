@@ -10,12 +10,12 @@ import { matchesAny } from '../policy/selector.js';
 import type { Policy, PortRange } from '../policy/types.js';
 import { FROM_HOST } from '../trace/index.js';
 import type { HostDirectView } from './model.js';
-import { freePort, portsText, tracePath, type PathContext, type Question } from './paths.js';
+import { freePort, gatewayOf, portsText, tracePath, type PathContext, type Question } from './paths.js';
 
 export function hostDirectOf(ctx: PathContext, a: Attachment, policy: Policy): HostDirectView {
   const family = ctx.ruleset.family;
   // The host sends from its own address on the container's bridge.
-  const source = a.bridge.subnets.find((s) => s.gateway)?.gateway ?? a.address;
+  const source = gatewayOf(ctx, a) ?? a.address;
   const base = { family, source, inIface: FROM_HOST, destination: a.address } as const;
   const ranges: (PortRange | undefined)[] = [];
   const questions: Question[] = [];

@@ -11,7 +11,7 @@ import type { EgressRule, Policy, PortRange, SourceMatch } from '../policy/types
 import type { Family } from '../ruleset/types.js';
 import { familyOfAddress, inCidr } from '../trace/index.js';
 import type { OutboundView } from './model.js';
-import { elsewhere, freePort, portsText, tracePath, type PathContext, type Question } from './paths.js';
+import { elsewhere, freePort, gatewayOf, portsText, tracePath, type PathContext, type Question } from './paths.js';
 
 interface Line {
   readonly rule: EgressRule;
@@ -29,10 +29,12 @@ function linesFor(c: Container, policy: Policy, family: Family): Line[] {
     rule.to.filter((to) => usable(to, family)).flatMap((to) => (rule.ports ?? [undefined]).map((range) => ({ rule, to, range }))));
 }
 
+/** "zone:resolvers (192.0.2.53/32)", "198.51.100.2", "anywhere": a zone with what it stands for here. */
 function destinationText(to: SourceMatch): string {
-  const detail = [to.cidr, to.iface ? `out of ${to.iface}` : undefined, to.set ? `ipset ${to.set}` : undefined].filter(Boolean).join(', ');
   if (to.label === 'any') return 'anywhere';
-  return detail && detail !== to.label ? `${to.label} (${detail})` : to.label;
+  if (!to.label.startsWith('zone:')) return to.label;
+  const detail = [to.cidr, to.iface ? `out of ${to.iface}` : undefined, to.set ? `ipset ${to.set}` : undefined].filter(Boolean).join(', ');
+  return detail ? `${to.label} (${detail})` : to.label;
 }
 
 /** Matches every destination and port: nothing after it can decide. */
@@ -59,7 +61,7 @@ export function outboundOf(ctx: PathContext, a: Attachment, policy: Policy): Out
     const other = freePort(lines.map((l) => l.range));
     const otherwise = { kind: 'default', setting: 'defaults.outbound' } as const;
     questions.push({ what: 'anywhere else, other ports', packet: { ...base, destination: away, protocol: other.protocol, dport: other.port }, otherwise });
-    const gateway = a.bridge.subnets.find((s) => s.gateway)?.gateway;
+    const gateway = gatewayOf(ctx, a);
     if (gateway) {
       const reaching = lines.filter((l) => l.to.iface === undefined && (l.to.cidr === undefined || inCidr(gateway, l.to.cidr)));
       const toHost = freePort(reaching.map((l) => l.range));

@@ -8,14 +8,25 @@
  */
 import type { Action, PortRange } from '../policy/types.js';
 import { CHAIN_PREFIX, type L4Protocol, type Ruleset } from '../ruleset/types.js';
-import { inCidr, isLocal, trace, type HostView, type Packet, type Step, type Trace } from '../trace/index.js';
+import type { Attachment } from '../compile/model.js';
+import { familyOfAddress, inCidr, isLocal, trace, type HostView, type Packet, type Step, type Trace } from '../trace/index.js';
 import { ruleDecider, type NetworkNames } from './decider.js';
 import type { Decider, PathLine } from './model.js';
+import type { HostAddress } from './source.js';
 
 export interface PathContext {
   readonly ruleset: Ruleset;
   readonly host: HostView;
   readonly networks: NetworkNames;
+  /** The host's interface addresses, for a bridge whose gateway Docker does not report (the default bridge with its rules off). */
+  readonly hostAddresses: readonly HostAddress[];
+}
+
+/** The host's address on a container's bridge: what the container dials to reach the host, and what the host sends from. */
+export function gatewayOf(ctx: PathContext, a: Attachment): string | undefined {
+  const reported = a.bridge.subnets.find((s) => s.gateway && inCidr(a.address, s.cidr))?.gateway;
+  if (reported) return reported;
+  return ctx.hostAddresses.find((h) => h.iface === a.bridge.iface && inCidr(a.address, h.cidr) && familyOfAddress(h.address) === ctx.ruleset.family)?.address;
 }
 
 export interface Question {

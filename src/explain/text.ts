@@ -89,6 +89,12 @@ function clauseOf(p: PeerView): string {
   return p.lines.map((l) => `${printable(l.what)}: ${l.action}${l.decidedBy ? ` by ${deciderText(l.decidedBy)}` : ''}`).join('; ');
 }
 
+/** At most ten names; the JSON lists them all. */
+function few(names: readonly string[]): string {
+  const MAX = 10;
+  return names.length <= MAX ? names.join(', ') : `${names.slice(0, MAX).join(', ')} and ${names.length - MAX} more (--json lists them)`;
+}
+
 /** Peers with the same answer on one line: "app, other: any port: deny by isolation between networks". */
 function peerLines(peers: readonly PeerView[], direction: 'in' | 'out'): string[] {
   const out: string[] = [];
@@ -97,7 +103,7 @@ function peerLines(peers: readonly PeerView[], direction: 'in' | 'out'): string[
     const groups = new Map<string, string[]>();
     for (const p of mine) groups.set(clauseOf(p), [...(groups.get(clauseOf(p)) ?? []), printable(p.peer)]);
     out.push('', direction === 'in' ? `direct from other containers to ${address}, first match wins:` : `direct from ${address} to other containers, first match wins:`);
-    for (const [clause, names] of groups) out.push(`    ${[...new Set(names)].join(', ')}: ${clause}`);
+    for (const [clause, names] of groups) out.push(`    ${few([...new Set(names)])}: ${clause}`);
   }
   return out;
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { explain, renderText, type Explanation, type HostAddress } from '../../../src/explain/index.js';
 import type { PathLine, PeerView } from '../../../src/explain/model.js';
 import type { Policy } from '../../../src/policy/types.js';
-import { policy } from '../../helpers/fixtures.js';
+import { container, inventory, network, policy } from '../../helpers/fixtures.js';
 import { goldenCases } from '../trace/golden.js';
 
 const HOST: HostAddress[] = [
@@ -165,5 +165,15 @@ describe('explain names host.toContainers rules (05-host)', () => {
   it('db: reached directly on 5432 by the probe rule, refused elsewhere by the catch-all reject', () => {
     const e = explain({ inventory: c.inventory, policy: c.policy, host: HOST, container: 'db' });
     expect(said(e.hostDirect[0]!.lines)).toEqual(['5432/tcp: allow "host.toContainers[1]"', 'other ports: reject "host.toContainers[2]"']);
+  });
+});
+
+describe('explain with many peers', () => {
+  it('puts peers with the same answer on one line, naming ten of them in text', () => {
+    const net = network(1);
+    const all = Array.from({ length: 14 }, (_, i) => container(i + 1, net, [], { name: `c${String(i + 1).padStart(2, '0')}`, id: `${i + 1}`.padStart(64, 'f') }));
+    const e = explain({ inventory: inventory([net], all), policy: policy('version: 1\n'), host: HOST, container: 'c01' });
+    expect(e.peers.filter((p) => p.direction === 'in')).toHaveLength(13);
+    expect(renderText(e)).toContain('    c02, c03, c04, c05, c06, c07, c08, c09, c10, c11 and 3 more (--json lists them): any port: allow by ICC on for network bridge (Docker\'s enable_icc option)\n');
   });
 });

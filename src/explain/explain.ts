@@ -6,7 +6,8 @@
  */
 import { accessLines, rulesFor } from '../compile/access.js';
 import { withPolicyIcc } from '../compile/icc.js';
-import { compile } from '../compile/index.js';
+import { compile, DEFAULT_OPTIONS } from '../compile/index.js';
+import { withExistingSets, type ExistingSets } from '../compile/sets.js';
 import { linkConnections } from '../compile/links.js';
 import { buildModel, type Model } from '../compile/model.js';
 import { connectionChain, egressChain, egressHostChain, hostChain } from '../compile/names.js';
@@ -35,6 +36,8 @@ export interface ExplainInput {
   /** A container name or id prefix. */
   readonly container: string;
   readonly from?: FromSpec;
+  /** ipsets that exist on the host, as compile takes them: rules naming another set are left out, here as in the kernel. */
+  readonly ipsets?: ExistingSets;
 }
 
 /** Stands in for "a host address" when the host has none of the family that a client could dial. */
@@ -147,9 +150,12 @@ function pathsOf(view: FamilyView, c: Container, input: ExplainInput, into: Path
   into.hostDirect.push(...own.map((a) => hostDirectOf(ctx, a, input.policy)));
 }
 
-export function explain(input: ExplainInput): Explanation {
+export function explain(declared: ExplainInput): Explanation {
+  // The policy as compiled: rules naming a missing ipset are out of the rules, so out of the answer too.
+  const sets = withExistingSets(declared.policy, declared.ipsets);
+  const input = { ...declared, policy: sets.policy };
   const container = findContainer(input.inventory, input.container);
-  const compiled = compile(input.inventory, input.policy);
+  const compiled = compile(input.inventory, input.policy, { ...DEFAULT_OPTIONS, ...(input.ipsets ? { ipsets: input.ipsets } : {}) });
   const views = compiled.rulesets.map((r) => familyView(r, input.inventory, input.policy, input.host));
   const source = input.from && resolveSource(input.from, {
     host: input.host,
@@ -166,7 +172,8 @@ export function explain(input: ExplainInput): Explanation {
     pathsOf(view, container, input, paths);
     if (pub) bindings.push(...bindingViews(view, pub, asked));
   }
-  const notes = compiled.notes.filter((n) => n.startsWith(`container ${container.id.slice(0, 12)}`));
+  // Notes about other containers are theirs; the rest (a missing ipset, a network left out) may change this answer.
+  const notes = [...sets.notes, ...compiled.notes].filter((n) => !n.startsWith('container ') || n.startsWith(`container ${container.id.slice(0, 12)}`));
   const nothing = bindings.length === 0 ? nothingPublished(container, input.inventory) : undefined;
   return {
     container: containerView(container), policy: input.policy.origin, ...(nothing ? { nothing } : {}),

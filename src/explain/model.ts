@@ -30,6 +30,8 @@ export interface LineView {
   readonly source: string;
   readonly iface?: string;
   readonly cidr?: string;
+  /** The ipset whose members the line is about (a ban list, or a big zone of dockward's own). */
+  readonly set?: string;
   readonly action: Action;
   readonly decidedBy: Decider;
 }

@@ -1,6 +1,7 @@
 /** The explanation as text for a terminal: one block per binding, the sentence first. */
 import { deciderText } from './decider.js';
-import type { Answer, BindingView, ChainRef, Explanation, HostDirectView, LineView, OutboundView, PathLine, PathStep, PeerView } from './model.js';
+import { isAnyone } from './lines.js';
+import type { Answer, BindingView, ChainRef, Explanation, HostDirectView, OutboundView, PathLine, PathStep, PeerView } from './model.js';
 
 /** Names and images come from Docker: keep control characters off the terminal. */
 function printable(text: string): string {
@@ -38,8 +39,7 @@ function table(rows: readonly (readonly [string, string, string])[]): string[] {
 }
 
 function lineRows(b: BindingView): [string, string, string][] {
-  const anyone = (l: LineView) => l.iface === undefined && l.cidr === undefined;
-  const rows: [string, string, string][] = b.lines.map((l, i) => [anyone(l) ? (i === 0 ? 'everyone' : 'everyone else') : l.source, l.action, deciderText(l.decidedBy)]);
+  const rows: [string, string, string][] = b.lines.map((l, i) => [isAnyone(l) ? (i === 0 ? 'everyone' : 'everyone else') : l.source, l.action, deciderText(l.decidedBy)]);
   rows.push(['the host itself', b.fromHost.allowed ? 'allow' : 'refused', b.fromHost.decidedBy ? deciderText(b.fromHost.decidedBy) : '']);
   return rows;
 }

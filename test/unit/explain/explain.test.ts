@@ -226,7 +226,7 @@ describe('explain on every golden case and policy shape', () => {
       for (const pol of [c.policy, ...shapes]) {
         for (const ct of c.inventory.containers) {
           const e = explain({ inventory: c.inventory, policy: pol, host: HOST, container: ct.name });
-          expect(e.warnings, `${c.name} ${ct.name}`).toEqual([]);
+          expect(e.warnings.filter((w) => w.includes('bug in dockward')), `${c.name} ${ct.name}`).toEqual([]);
         }
       }
     }

@@ -177,3 +177,28 @@ describe('explain with many peers', () => {
     expect(renderText(e)).toContain('    c02, c03, c04, c05, c06, c07, c08, c09, c10, c11 and 3 more (--json lists them): any port: allow by ICC on for network bridge (Docker\'s enable_icc option)\n');
   });
 });
+
+describe('explain and ipsets (08-ipsets)', () => {
+  const c = golden('08-ipsets');
+  const ipsets = new Map([['f2b-sshd', 'ipv4' as const]]);
+
+  it('a ban list that exists is the first line, named by its set; the set rule decides what the kernel decides', () => {
+    const e = explain({ inventory: c.inventory, policy: c.policy, host: HOST, container: 'web', ipsets, from: { address: '192.0.2.99', iface: 'eth9' } });
+    const https = e.bindings[0]!;
+    expect(https.lines.map((l) => [l.source, l.action, l.decidedBy.kind === 'rule' ? l.decidedBy.place : l.decidedBy.kind])).toEqual([
+      ['zone:banned (ipset f2b-sshd)', 'deny', 'rules[0]'],
+      [expect.stringMatching(/^zone:partners \(ipset DOCKWARD-Z-\S+\)$/), 'allow', 'rules[1]'],
+      ['any', 'deny', 'default'],
+    ]);
+    // The tracer takes every address as a member of a set: the ban decides.
+    expect(https.answer).toMatchObject({ allowed: false, verdict: 'dropped', decidedBy: { place: 'rules[0]', name: 'bans' } });
+    expect(e.warnings).toEqual(['zone:crowd: ipset crowdsec-v4 does not exist (yet); the rules that use it are left out until it does']);
+    expect(renderText(e)).toContain('443/tcp on every host address → web:443: denied from zone:banned (ipset f2b-sshd) by rules[0] bans; ');
+  });
+
+  it('a set that does not exist is out of the rules and out of the answer, with a warning', () => {
+    const e = explain({ inventory: c.inventory, policy: c.policy, host: HOST, container: 'web' });
+    expect(e.bindings[0]!.lines.map((l) => l.source)).toEqual([expect.stringMatching(/^zone:partners/), 'any']);
+    expect(e.warnings).toEqual(expect.arrayContaining([expect.stringContaining('ipset f2b-sshd does not exist (yet)')]));
+  });
+});

@@ -1,15 +1,16 @@
 /**
  * explain: one container, each of its published bindings, who may reach it and which
  * rule decides, the chains that implement it — and, for a `--from` question, what the
- * compiled rules do with a new connection from there. Pure: the host's addresses come in
- * as data.
+ * compiled rules do with a new connection from there; then its outbound paths, its direct
+ * paths with every other container both ways, and the host's direct path to it. Pure:
+ * the host's addresses and ipsets come in as data.
  */
 import { accessLines, rulesFor } from '../compile/access.js';
 import { withPolicyIcc } from '../compile/icc.js';
 import { compile, DEFAULT_OPTIONS } from '../compile/index.js';
 import { withExistingSets, type ExistingSets } from '../compile/sets.js';
 import { linkConnections } from '../compile/links.js';
-import { buildModel, type Model } from '../compile/model.js';
+import { buildModel, type Model, type Publication } from '../compile/model.js';
 import { connectionChain, egressChain, egressHostChain, hostChain } from '../compile/names.js';
 import type { Container, Inventory } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
@@ -25,7 +26,6 @@ import { nothingPublished } from './nothing.js';
 import { outboundOf } from './outbound.js';
 import type { PathContext } from './paths.js';
 import { peersOf } from './peers.js';
-import type { Publication } from '../compile/model.js';
 import { isDialable, resolveSource, type FromSpec, type HostAddress, type Source } from './source.js';
 
 export interface ExplainInput {

@@ -1,8 +1,9 @@
 /**
  * The explanation of one container, as data: what `explain --json` prints and what the
  * text rendering reads. Who may reach each published binding comes from the policy, as
- * the compiler evaluates it; the answer to a `--from` question comes from tracing a
- * packet through the compiled rules, so it says what the kernel will do.
+ * the compiler evaluates it; the answer to a `--from` question, and every line of the
+ * outbound, container-to-container and host-direct paths, comes from tracing a packet
+ * through the compiled rules, so it says what the kernel will do.
  */
 import type { Action } from '../policy/types.js';
 import type { Family, L4Protocol, TableName } from '../ruleset/types.js';

@@ -26,15 +26,23 @@ function familyOf(cidr: string): Family {
   return cidr.includes(':') ? 'ipv6' : 'ipv4';
 }
 
+/** A ban: a refusal of sources in an ipset (fail2ban's, CrowdSec's, or a big zone of dockward's own). */
+function isBan(rule: AccessRule): boolean {
+  return rule.action !== 'allow' && rule.from.some((s) => s.set !== undefined);
+}
+
 /**
  * Rules whose selector matches the container, with its own label's rules before or after
- * them (labels.ts): computed once per container, not per binding.
+ * them (labels.ts): computed once per container, not per binding. Labels placed before
+ * the file's rules still come after its bans: a source banned on the host is refused
+ * before any allow rule, a container's label included.
  */
 export function rulesFor(policy: Policy, container: Container): AccessRule[] {
   const file = policy.rules.filter((rule) => matchesAny(rule.containers, container));
   const own = labelRules(policy, container).rules;
   if (own.length === 0) return file;
-  return policy.labels?.position === 'before' ? [...own, ...file] : [...file, ...own];
+  if (policy.labels?.position !== 'before') return [...file, ...own];
+  return [...file.filter(isBan), ...own, ...file.filter((r) => !isBan(r))];
 }
 
 /** Docker network name → its bridge interface, for `network:NAME` sources. */

@@ -46,7 +46,7 @@ function inRanges(ranges: readonly PortRange[] | undefined, protocol: string, po
 }
 
 /** Straight to the container, the port dialled is the container port: `ports` and `containerPorts` both apply to it. */
-function directRanges(r: HostRule): readonly (PortRange | undefined)[] {
+export function directRanges(r: HostRule): readonly (PortRange | undefined)[] {
   if (!r.ports || !r.containerPorts) return r.ports ?? r.containerPorts ?? [undefined];
   return r.ports.flatMap((a) => r.containerPorts!.flatMap((b) => {
     const from = Math.max(a.from, b.from);

@@ -10,7 +10,7 @@ import type { Action } from '../policy/types.js';
 import { targetArgs, ruleBody } from '../ruleset/render.js';
 import type { Family, Ruleset } from '../ruleset/types.js';
 import { familyOfAddress, FROM_HOST, ifaceMatches, inCidr, trace, type HostView, type Step, type Trace } from '../trace/index.js';
-import { deciderText, lineDecider, policyDecider } from './decider.js';
+import { deciderText, lineDecider, ruleDecider, type NetworkNames } from './decider.js';
 import type { Answer, Decider, PathStep } from './model.js';
 import { isDialable, UNNAMED_IFACE, type HostAddress, type Source } from './source.js';
 
@@ -25,6 +25,8 @@ export interface BindingContext {
   readonly defaultDestination: string;
   /** Container addresses → names, to say who a packet was delivered to. */
   readonly names: ReadonlyMap<string, string>;
+  /** Bridges and ICC overrides, to name an ICC decision. */
+  readonly networks: NetworkNames;
 }
 
 /** A source address for an access line that names none: documentation ranges, never a host's. */
@@ -51,9 +53,9 @@ function pathStep(s: Step): PathStep {
   };
 }
 
-function lastPolicyDecider(t: Trace): Decider | undefined {
+function lastPolicyDecider(t: Trace, ctx: BindingContext): Decider | undefined {
   for (let i = t.steps.length - 1; i >= 0; i--) {
-    const d = policyDecider(t.steps[i]?.rule.note);
+    const d = ruleDecider(t.steps[i]?.rule, ctx.networks);
     if (d) return d;
   }
   return undefined;
@@ -63,10 +65,10 @@ function decidedBy(t: Trace, ctx: BindingContext): Decider | undefined {
   const v = t.verdict;
   if (v.kind === 'dropped' || v.kind === 'rejected') {
     const note = v.step.rule.note;
-    return policyDecider(note) ?? (note ? { kind: 'dockward', note } : lastPolicyDecider(t));
+    return ruleDecider(v.step.rule, ctx.networks) ?? (note ? { kind: 'dockward', note } : lastPolicyDecider(t, ctx));
   }
   if (v.kind !== 'delivered') return undefined;
-  const named = lastPolicyDecider(t);
+  const named = lastPolicyDecider(t, ctx);
   if (named) return named;
   if (t.packet.inIface === FROM_HOST) return { kind: 'host' };
   const line = firstMatching(ctx.lines, t.packet.source, t.packet.inIface);

@@ -1,21 +1,31 @@
 /**
  * explain: one container, each of its published bindings, who may reach it and which
  * rule decides, the chains that implement it — and, for a `--from` question, what the
- * compiled rules do with a new connection from there. Pure: the host's addresses come in
- * as data.
+ * compiled rules do with a new connection from there; then its outbound paths, its direct
+ * paths with every other container both ways, and the host's direct path to it. Pure:
+ * the host's addresses and ipsets come in as data.
  */
 import { accessLines, rulesFor } from '../compile/access.js';
-import { compile } from '../compile/index.js';
+import { withPolicyIcc } from '../compile/icc.js';
+import { compile, DEFAULT_OPTIONS } from '../compile/index.js';
+import { withExistingSets, type ExistingSets } from '../compile/sets.js';
+import { linkConnections } from '../compile/links.js';
 import { buildModel, type Model, type Publication } from '../compile/model.js';
+import { connectionChain, egressChain, egressHostChain, hostChain } from '../compile/names.js';
 import type { Container, Inventory } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
 import type { Family, Ruleset, TableName } from '../ruleset/types.js';
 import { familyOfAddress, type HostView } from '../trace/index.js';
 import { ask, checkLines, hostAccess, type BindingContext } from './answer.js';
+import type { NetworkNames } from './decider.js';
 import { findContainer } from './find.js';
+import { hostDirectOf } from './host-direct.js';
 import { lineViews, summary } from './lines.js';
-import type { BindingView, ChainRef, ContainerView, Explanation } from './model.js';
+import type { BindingView, ChainRef, ChainRole, ContainerView, Explanation, HostDirectView, OutboundView, PeerView } from './model.js';
 import { nothingPublished } from './nothing.js';
+import { outboundOf } from './outbound.js';
+import type { PathContext } from './paths.js';
+import { peersOf } from './peers.js';
 import { isDialable, resolveSource, type FromSpec, type HostAddress, type Source } from './source.js';
 
 export interface ExplainInput {
@@ -26,6 +36,8 @@ export interface ExplainInput {
   /** A container name or id prefix. */
   readonly container: string;
   readonly from?: FromSpec;
+  /** ipsets that exist on the host, as compile takes them: rules naming another set are left out, here as in the kernel. */
+  readonly ipsets?: ExistingSets;
 }
 
 /** Stands in for "a host address" when the host has none of the family that a client could dial. */
@@ -38,11 +50,12 @@ interface FamilyView {
   readonly defaultDestination: string;
   /** Network names → bridges, for `network:NAME` sources: the map compile builds from the same model. */
   readonly networks: ReadonlyMap<string, string>;
+  readonly names: NetworkNames;
 }
 
-function familyView(ruleset: Ruleset, inventory: Inventory, host: readonly HostAddress[]): FamilyView {
+function familyView(ruleset: Ruleset, inventory: Inventory, policy: Policy, host: readonly HostAddress[]): FamilyView {
   const family = ruleset.family;
-  const model = buildModel(inventory, family);
+  const model = withPolicyIcc(buildModel(inventory, family), policy);
   const bridgeIfaces = new Set(model.bridges.map((b) => b.iface));
   const gateways = model.bridges.flatMap((b) => b.subnets.flatMap((s) => (s.gateway ? [s.gateway] : [])));
   const bound = model.publications.flatMap((p) => p.bindings.flatMap((b) => (b.hostIp ? [b.hostIp] : [])));
@@ -53,7 +66,8 @@ function familyView(ruleset: Ruleset, inventory: Inventory, host: readonly HostA
   const localAddresses = [...new Set([...own.map((h) => h.address), ...gateways, ...bound, dialled])];
   const bridges = model.bridges.flatMap((b) => b.subnets.map((s) => ({ cidr: s.cidr, iface: b.iface })));
   const networks = new Map(model.bridges.map((b) => [b.name, b.iface]));
-  return { ruleset, model, host: { localAddresses, bridges }, defaultDestination: dialled, networks };
+  const names = { bridges: model.bridges, overrides: policy.networks ?? [] };
+  return { ruleset, model, host: { localAddresses, bridges }, defaultDestination: dialled, networks, names };
 }
 
 function containerView(c: Container): ContainerView {
@@ -69,10 +83,17 @@ function addressNames(inventory: Inventory): Map<string, string> {
   return names;
 }
 
-function chainsOf(view: FamilyView, pub: Publication): ChainRef[] {
-  const tables: TableName[] = ['raw', 'mangle', 'nat', 'filter'];
-  return tables.filter((t) => view.ruleset.tables[t].chains.some((c) => c.name === pub.chain))
-    .map((table) => ({ family: view.ruleset.family, table, chain: pub.chain }));
+const TABLES: readonly TableName[] = ['raw', 'mangle', 'nat', 'filter'];
+
+/** The container's own chains, in every table that holds them, with what each implements. */
+function chainsOf(view: FamilyView, c: Container, pub: Publication | undefined): ChainRef[] {
+  const own: [string, ChainRole][] = [
+    ...(pub ? [[pub.chain, 'published'] as [string, ChainRole]] : []),
+    [connectionChain(c.id), 'connections'], [egressChain(c.id), 'outbound'], [egressHostChain(c.id), 'outbound to the host'],
+    [hostChain(c.id), 'from the host'],
+  ];
+  return own.flatMap(([chain, role]) => TABLES.filter((t) => view.ruleset.tables[t].chains.some((x) => x.name === chain))
+    .map((table) => ({ family: view.ruleset.family, table, chain, role })));
 }
 
 interface Asked {
@@ -89,7 +110,7 @@ function bindingViews(view: FamilyView, pub: Publication, asked: Asked): Binding
     const lines = accessLines(rules, asked.policy.defaults.published, binding, view.ruleset.family, view.networks);
     const ctx: BindingContext = {
       ruleset: view.ruleset, host: view.host, hostAddresses: asked.host, publication: pub, binding, lines,
-      defaultDestination: view.defaultDestination, names: asked.names,
+      defaultDestination: view.defaultDestination, names: asked.names, networks: view.names,
     };
     asked.warnings.push(...checkLines(ctx));
     const views = lineViews(lines);
@@ -113,10 +134,29 @@ function sourceWarnings(source: Source | undefined, bindings: readonly BindingVi
   return out;
 }
 
-export function explain(input: ExplainInput): Explanation {
+interface Paths {
+  readonly outbound: OutboundView[];
+  readonly peers: PeerView[];
+  readonly hostDirect: HostDirectView[];
+}
+
+/** Outbound, container-to-container and host-direct paths of the container in one family, traced. */
+function pathsOf(view: FamilyView, c: Container, input: ExplainInput, into: Paths): void {
+  const ctx: PathContext = { ruleset: view.ruleset, host: view.host, networks: view.names, hostAddresses: input.host };
+  const own = view.model.attachments.filter((a) => a.container.id === c.id);
+  const rules = [...(input.policy.connections ?? []), ...linkConnections(input.inventory)];
+  into.outbound.push(...own.map((a) => outboundOf(ctx, a, input.policy)));
+  if (own.length > 0) into.peers.push(...peersOf(ctx, c, view.model.attachments, rules));
+  into.hostDirect.push(...own.map((a) => hostDirectOf(ctx, a, input.policy)));
+}
+
+export function explain(declared: ExplainInput): Explanation {
+  // The policy as compiled: rules naming a missing ipset are out of the rules, so out of the answer too.
+  const sets = withExistingSets(declared.policy, declared.ipsets);
+  const input = { ...declared, policy: sets.policy };
   const container = findContainer(input.inventory, input.container);
-  const compiled = compile(input.inventory, input.policy);
-  const views = compiled.rulesets.map((r) => familyView(r, input.inventory, input.host));
+  const compiled = compile(input.inventory, input.policy, { ...DEFAULT_OPTIONS, ...(input.ipsets ? { ipsets: input.ipsets } : {}) });
+  const views = compiled.rulesets.map((r) => familyView(r, input.inventory, input.policy, input.host));
   const source = input.from && resolveSource(input.from, {
     host: input.host,
     localAddresses: views.flatMap((v) => v.host.localAddresses),
@@ -125,17 +165,19 @@ export function explain(input: ExplainInput): Explanation {
   const asked: Asked = { policy: input.policy, host: input.host, names: addressNames(input.inventory), warnings: [], ...(source ? { source } : {}) };
   const bindings: BindingView[] = [];
   const chains: ChainRef[] = [];
+  const paths: Paths = { outbound: [], peers: [], hostDirect: [] };
   for (const view of views) {
     const pub = view.model.publications.find((p) => p.container.id === container.id);
-    if (!pub) continue;
-    chains.push(...chainsOf(view, pub));
-    bindings.push(...bindingViews(view, pub, asked));
+    chains.push(...chainsOf(view, container, pub));
+    pathsOf(view, container, input, paths);
+    if (pub) bindings.push(...bindingViews(view, pub, asked));
   }
-  const notes = compiled.notes.filter((n) => n.startsWith(`container ${container.id.slice(0, 12)}`));
+  // Notes about other containers are theirs; the rest (a missing ipset, a network left out) may change this answer.
+  const notes = [...sets.notes, ...compiled.notes].filter((n) => !n.startsWith('container ') || n.startsWith(`container ${container.id.slice(0, 12)}`));
   const nothing = bindings.length === 0 ? nothingPublished(container, input.inventory) : undefined;
   return {
     container: containerView(container), policy: input.policy.origin, ...(nothing ? { nothing } : {}),
-    chains, bindings, ...(source ? { from: source } : {}),
+    chains, bindings, ...paths, ...(source ? { from: source } : {}),
     warnings: [...notes, ...asked.warnings, ...sourceWarnings(source, bindings)],
   };
 }

@@ -8,9 +8,10 @@ import { deciderText, lineDecider, sameDecider } from './decider.js';
 import type { LineView } from './model.js';
 
 function sourceText(line: AccessLine): string {
-  const { label, iface, cidr } = line.source;
+  const { label, iface, cidr, set } = line.source;
   if (!/^(zone|network):/.test(label)) return label;
-  const detail = cidr !== undefined && iface !== undefined ? `${cidr} on ${iface}` : (cidr ?? iface);
+  const where = set !== undefined ? `ipset ${set}` : cidr;
+  const detail = where !== undefined && iface !== undefined ? `${where} on ${iface}` : (where ?? iface);
   return detail === undefined ? label : `${label} (${detail})`;
 }
 
@@ -19,6 +20,7 @@ export function lineViews(lines: readonly AccessLine[]): LineView[] {
     source: sourceText(line),
     ...(line.source.iface !== undefined ? { iface: line.source.iface } : {}),
     ...(line.source.cidr !== undefined ? { cidr: line.source.cidr } : {}),
+    ...(line.source.set !== undefined ? { set: line.source.set } : {}),
     action: line.action,
     decidedBy: lineDecider(line),
   }));
@@ -26,8 +28,8 @@ export function lineViews(lines: readonly AccessLine[]): LineView[] {
 
 const VERB: Readonly<Record<Action, string>> = { allow: 'allowed', deny: 'denied', reject: 'rejected' };
 
-function isAnyone(line: LineView): boolean {
-  return line.iface === undefined && line.cidr === undefined;
+export function isAnyone(line: LineView): boolean {
+  return line.iface === undefined && line.cidr === undefined && line.set === undefined;
 }
 
 /** "a", "a and b", "a, b and c"; several lines of one zone become "zone:lan (eth0, eth1)". */

@@ -1,18 +1,29 @@
 /**
  * The explanation of one container, as data: what `explain --json` prints and what the
  * text rendering reads. Who may reach each published binding comes from the policy, as
- * the compiler evaluates it; the answer to a `--from` question comes from tracing a
- * packet through the compiled rules, so it says what the kernel will do.
+ * the compiler evaluates it; the answer to a `--from` question, and every line of the
+ * outbound, container-to-container and host-direct paths, comes from tracing a packet
+ * through the compiled rules, so it says what the kernel will do.
  */
 import type { Action } from '../policy/types.js';
 import type { Family, L4Protocol, TableName } from '../ruleset/types.js';
 import type { Source } from './source.js';
 
-/** What decides: a policy rule, the default, the host exemption, or one of dockward's own rules (by its note). */
+/** The policy sections whose rules decide: the file's `rules`, a container's label clauses, and the rest. */
+export type RuleSection = 'rules' | 'label' | 'egress' | 'connections' | 'host.toContainers' | 'host.input';
+
+/**
+ * What decides: a policy rule (by its place, e.g. `rules[2]`, `label[0]`, `egress[1]`, and
+ * name), a default, the host exemption, a network's ICC setting, isolation between
+ * networks, or one of dockward's own rules (by its note).
+ */
 export type Decider =
-  | { readonly kind: 'rule'; readonly index: number; readonly name?: string }
-  | { readonly kind: 'default' }
+  | { readonly kind: 'rule'; readonly section: RuleSection; readonly index: number; readonly place: string; readonly name?: string }
+  | { readonly kind: 'default'; readonly setting: 'defaults.published' | 'defaults.outbound' | 'host.default' }
   | { readonly kind: 'host' }
+  /** `by`: "enable_icc" (Docker's network option) or the policy's `networks.PATTERN`. */
+  | { readonly kind: 'icc'; readonly network: string; readonly icc: boolean; readonly by: string }
+  | { readonly kind: 'isolation' }
   | { readonly kind: 'dockward'; readonly note: string };
 
 export interface LineView {
@@ -20,6 +31,8 @@ export interface LineView {
   readonly source: string;
   readonly iface?: string;
   readonly cidr?: string;
+  /** The ipset whose members the line is about (a ban list, or a big zone of dockward's own). */
+  readonly set?: string;
   readonly action: Action;
   readonly decidedBy: Decider;
 }
@@ -71,10 +84,59 @@ export interface BindingView {
   readonly answer?: Answer;
 }
 
+/** What a chain of the container implements. */
+export type ChainRole = 'published' | 'connections' | 'outbound' | 'outbound to the host' | 'from the host';
+
 export interface ChainRef {
   readonly family: Family;
   readonly table: TableName;
   readonly chain: string;
+  readonly role: ChainRole;
+}
+
+/** One traced question about a path that is not a published port: a destination and port, and what the rules do. */
+export interface PathLine {
+  /** What the line covers, in the policy's words: "zone:resolvers (192.0.2.53/32) 53/udp", "5432/tcp", "other ports". */
+  readonly what: string;
+  /** The new connection traced for it (a port the line covers; for "other ports", one no line names). */
+  readonly packet: { readonly source: string; readonly iface: string; readonly destination: string; readonly protocol: L4Protocol; readonly port: number };
+  /** What the compiled rules do with it: allow (it gets there), deny (dropped) or reject. */
+  readonly action: Action;
+  readonly verdict: TraceVerdict;
+  readonly rejectWith?: string;
+  readonly decidedBy?: Decider;
+  /** dockward's chains on the way, as "table chain": the rules that implement the line. */
+  readonly chains: readonly string[];
+}
+
+/** The container's own new connections to other hosts and to the host itself: egress rules, then defaults.outbound. */
+export interface OutboundView {
+  readonly family: Family;
+  readonly network: string;
+  /** The container's address the connections leave from. */
+  readonly address: string;
+  readonly lines: readonly PathLine[];
+}
+
+/** Direct container-to-container traffic with one other container, one way. */
+export interface PeerView {
+  /** in: the peer dials this container's address; out: this container dials the peer's. */
+  readonly direction: 'in' | 'out';
+  readonly family: Family;
+  readonly peer: string;
+  readonly peerAddress: string;
+  readonly address: string;
+  /** The network both are on, when they share the one the destination address is on. */
+  readonly sharedNetwork?: string;
+  /** connections rules first (first match wins), then "other ports": ICC or isolation. */
+  readonly lines: readonly PathLine[];
+}
+
+/** The host itself dialling the container's address directly: host.toContainers, else allowed as with Docker. */
+export interface HostDirectView {
+  readonly family: Family;
+  readonly address: string;
+  readonly lines: readonly PathLine[];
 }
 
 export interface ContainerView {
@@ -92,6 +154,10 @@ export interface Explanation {
   readonly nothing?: string;
   readonly chains: readonly ChainRef[];
   readonly bindings: readonly BindingView[];
+  readonly outbound: readonly OutboundView[];
+  /** Direct paths with every other container, both ways. */
+  readonly peers: readonly PeerView[];
+  readonly hostDirect: readonly HostDirectView[];
   readonly from?: Source;
   /** Anything the reader must know: an unknown interface, a disagreement between policy and rules. */
   readonly warnings: readonly string[];

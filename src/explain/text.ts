@@ -1,6 +1,7 @@
 /** The explanation as text for a terminal: one block per binding, the sentence first. */
 import { deciderText } from './decider.js';
-import type { Answer, BindingView, Explanation, LineView, PathStep } from './model.js';
+import { isAnyone } from './lines.js';
+import type { Answer, BindingView, ChainRef, Explanation, HostDirectView, OutboundView, PathLine, PathStep, PeerView } from './model.js';
 
 /** Names and images come from Docker: keep control characters off the terminal. */
 function printable(text: string): string {
@@ -14,9 +15,16 @@ function headline(e: Explanation): string[] {
   out.push(`policy: ${e.policy}`);
   for (const family of new Set(e.chains.map((r) => r.family))) {
     const refs = e.chains.filter((r) => r.family === family);
-    out.push(`chains (${family}): ${refs.map((r) => `${r.table} ${r.chain}`).join(', ')}; each reached from DOCKWARD-PUBLISH in its table`);
+    const roles = [...new Set(refs.map((r) => r.role))].map((role) => `${role}: ${chainList(refs.filter((r) => r.role === role))}`);
+    out.push(`chains (${family}): ${roles.join('; ')}`);
   }
   return out;
+}
+
+/** "mangle, nat, filter DOCKWARD-C-…" when one chain sits in several tables. */
+function chainList(refs: readonly ChainRef[]): string {
+  const names = [...new Set(refs.map((r) => r.chain))];
+  return names.map((n) => `${refs.filter((r) => r.chain === n).map((r) => r.table).join(', ')} ${n}`).join(', ');
 }
 
 function bindingHead(b: BindingView, name: string): string {
@@ -31,8 +39,7 @@ function table(rows: readonly (readonly [string, string, string])[]): string[] {
 }
 
 function lineRows(b: BindingView): [string, string, string][] {
-  const anyone = (l: LineView) => l.iface === undefined && l.cidr === undefined;
-  const rows: [string, string, string][] = b.lines.map((l, i) => [anyone(l) ? (i === 0 ? 'everyone' : 'everyone else') : l.source, l.action, deciderText(l.decidedBy)]);
+  const rows: [string, string, string][] = b.lines.map((l, i) => [isAnyone(l) ? (i === 0 ? 'everyone' : 'everyone else') : l.source, l.action, deciderText(l.decidedBy)]);
   rows.push(['the host itself', b.fromHost.allowed ? 'allow' : 'refused', b.fromHost.decidedBy ? deciderText(b.fromHost.decidedBy) : '']);
   return rows;
 }
@@ -70,10 +77,48 @@ function bindingLines(b: BindingView, name: string): string[] {
   return ['', `${bindingHead(b, name)}: ${b.summary}`, '  first match wins:', ...table(lineRows(b)), ...(b.answer ? answerLines(b.answer) : [])];
 }
 
+function pathRows(lines: readonly PathLine[]): string[] {
+  return table(lines.map((l) => [printable(l.what), l.action, l.decidedBy ? deciderText(l.decidedBy) : '']));
+}
+
+function outboundLines(o: OutboundView): string[] {
+  return ['', `outbound from ${o.address} (network ${printable(o.network)}), first match wins:`, ...pathRows(o.lines)];
+}
+
+function clauseOf(p: PeerView): string {
+  return p.lines.map((l) => `${printable(l.what)}: ${l.action}${l.decidedBy ? ` by ${deciderText(l.decidedBy)}` : ''}`).join('; ');
+}
+
+/** At most ten names; the JSON lists them all. */
+function few(names: readonly string[]): string {
+  const MAX = 10;
+  return names.length <= MAX ? names.join(', ') : `${names.slice(0, MAX).join(', ')} and ${names.length - MAX} more (--json lists them)`;
+}
+
+/** Peers with the same answer on one line: "app, other: any port: deny by isolation between networks". */
+function peerLines(peers: readonly PeerView[], direction: 'in' | 'out'): string[] {
+  const out: string[] = [];
+  for (const address of new Set(peers.filter((p) => p.direction === direction).map((p) => p.address))) {
+    const mine = peers.filter((p) => p.direction === direction && p.address === address);
+    const groups = new Map<string, string[]>();
+    for (const p of mine) groups.set(clauseOf(p), [...(groups.get(clauseOf(p)) ?? []), printable(p.peer)]);
+    out.push('', direction === 'in' ? `direct from other containers to ${address}, first match wins:` : `direct from ${address} to other containers, first match wins:`);
+    for (const [clause, names] of groups) out.push(`    ${few([...new Set(names)])}: ${clause}`);
+  }
+  return out;
+}
+
+function hostDirectLines(h: HostDirectView): string[] {
+  return ['', `from the host itself straight to ${h.address}, first match wins:`, ...pathRows(h.lines)];
+}
+
 export function renderText(e: Explanation): string {
   const out = headline(e);
   if (e.nothing) out.push(`${printable(e.container.name)}: ${e.nothing}`);
   for (const b of e.bindings) out.push(...bindingLines(b, e.container.name));
+  for (const o of e.outbound) out.push(...outboundLines(o));
+  out.push(...peerLines(e.peers, 'in'), ...peerLines(e.peers, 'out'));
+  for (const h of e.hostDirect) out.push(...hostDirectLines(h));
   if (e.warnings.length > 0) out.push('', ...e.warnings.map((w) => `warning: ${w}`));
   return `${out.join('\n')}\n`;
 }

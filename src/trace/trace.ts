@@ -6,9 +6,10 @@
  *   from the host: raw OUTPUT → mangle OUTPUT → nat OUTPUT → routing →
  *                  filter OUTPUT → mangle POSTROUTING → nat POSTROUTING
  *
- * A destination that is still one of the host's own after nat goes to INPUT; the trace
- * stops there with "host": the host itself answers (dockerd listens on every published
- * port), not a container. Built-in chains hold only dockward's hooks, policy ACCEPT.
+ * A destination that is still one of the host's own after nat goes to INPUT (mangle, then
+ * filter); what INPUT lets in ends with "host": the host itself answers (dockerd listens
+ * on every published port), not a container. Built-in chains hold only dockward's hooks,
+ * policy ACCEPT.
  */
 import { isIP } from 'node:net';
 import type { CtState, Ruleset, TableName } from '../ruleset/types.js';
@@ -110,12 +111,19 @@ class Journey {
     const bridges = this.host.bridges.filter((b) => inCidr(address, b.cidr));
     bridges.sort((a, b) => prefixLength(b.cidr) - prefixLength(a.cidr));
     const best = bridges[0];
-    return best ? { iface: best.iface, bridge: best.iface } : { iface: '' };
+    return best ? { iface: best.iface, bridge: best.iface } : { iface: this.packet.via ?? '' };
+  }
+
+  /** Delivered locally: INPUT judges it, with the host's own packets arriving on lo. */
+  private input(): Verdict {
+    if (this.packet.inIface === FROM_HOST) this.inIface = 'lo';
+    this.outIface = '';
+    return this.hook('mangle', 'INPUT') ?? this.hook('filter', 'INPUT') ?? { kind: 'host' };
   }
 
   private route(): Verdict | undefined {
     const r = this.routeOf(this.destination);
-    if (r.local) return { kind: 'host' };
+    if (r.local) return this.input();
     this.outIface = r.iface;
     this.bridge = r.bridge;
     return undefined;

@@ -16,6 +16,11 @@ export interface Packet {
   readonly inIface: string;
   readonly destination: string;
   readonly dport: number;
+  /**
+   * The interface the route to a destination leaves by when it is neither the host's nor
+   * on a container network (a zone's outbound interface); none given: a route no rule names.
+   */
+  readonly via?: string;
 }
 
 export interface HostView {
@@ -37,7 +42,7 @@ export interface Step {
 export type Verdict =
   /** Accepted all the way and sent out of a container network's bridge. */
   | { readonly kind: 'delivered'; readonly address: string; readonly port: number; readonly iface: string }
-  /** The destination is (still) an address of the host: delivered locally, INPUT is not traced. */
+  /** The destination is (still) an address of the host: INPUT let it in, the host itself answers. */
   | { readonly kind: 'host' }
   /** Accepted and routed somewhere that is neither the host nor a container network. */
   | { readonly kind: 'forwarded'; readonly address: string; readonly port: number }

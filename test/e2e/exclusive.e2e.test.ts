@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
+import { PYTHON } from '../../src/lab/probes.js';
 import type { ClientServer } from '../../src/lab/index.js';
 import { dockward, scratch } from './dockward.js';
 
@@ -38,6 +39,36 @@ async function observed() {
 }
 const reached = (seen: (string | null)[]) => seen.map((s) => s !== null);
 
+/** One ICMP echo request over a raw socket (the lab has no ping binary): exit 0 when the echo reply comes within 1 s. */
+const PING = `
+import os, socket, struct, sys, time
+def checksum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    return ~(s + (s >> 16)) & 0xffff
+ident, target = os.getpid() & 0xffff, sys.argv[1]
+body = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"dockward"
+packet = struct.pack("!BBHHH", 8, 0, checksum(body), ident, 1) + b"dockward"
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.settimeout(1)
+s.sendto(packet, (target, 0))
+end = time.time() + 1
+while time.time() < end:
+    try:
+        data, addr = s.recvfrom(2048)
+    except socket.timeout:
+        break
+    head = (data[0] & 15) * 4
+    kind, _, _, got, _ = struct.unpack("!BBHHH", data[head:head + 8])
+    if kind == 0 and got == ident and addr[0] == target:
+        sys.exit(0)
+sys.exit(1)
+`;
+
+async function pings(from: 'external' | 'internal', address: string): Promise<boolean> {
+  return (await lab.exec(from, PYTHON, ['-c', PING, address], { reject: false })).exitCode === 0;
+}
+
 beforeAll(async () => {
   lab = await startLab();
   await lab.runHttp('web', { publish: ['8080:80'] });
@@ -68,6 +99,16 @@ describe('exclusive host mode', () => {
     expect((await lab.inHost('iptables-save', [])).stdout).not.toContain('9999');
     const again = await dockward(lab, ['apply', '--policy', files.policy('policy.yaml', POLICY)]);
     expect(again.stdout, 'an unchanged state restores nothing').toMatch(/ipv4 \(nft\): in sync, nothing changed/);
+  });
+
+  it('with host.default deny, a ping from the external link is answered (essential ICMP) while a TCP port is refused', async () => {
+    expect((await dockward(lab, ['apply', '--policy', files.policy('policy.yaml', POLICY)])).exitCode).toBe(0);
+    const [ping, tcp, ssh] = await Promise.all([
+      pings('external', EXT),
+      lab.tcpReset('external', EXT, 8005),
+      lab.http('internal', `http://${INT}:2222/`),
+    ]);
+    expect({ ping, tcp, ssh: ssh !== null }).toEqual({ ping: true, tcp: 'timeout', ssh: true });
   });
 
   for (const table of ['mangle', 'filter']) {

@@ -3,12 +3,15 @@
  * for every source × published port, `dockward explain NAME --from ADDR@IFACE --json`
  * must say what a real connection finds: the container answers exactly when explain
  * says "allowed", and for TCP a refusal explain calls "rejected" is a reset while
- * "dropped" is silence. The grid has allowed and refused cells of every kind, so it
- * cannot pass with nothing running (each refusal has its positive controls beside it).
+ * "dropped" is silence. The same holds for the containers' own outbound connections
+ * and for direct container-to-container connections, against the line of explain's
+ * answer that covers each. The grids have allowed and refused cells of every kind, so
+ * they cannot pass with nothing running (each refusal has its positive controls beside it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decider, Explanation } from '../../src/explain/index.js';
-import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
+import type { PathLine } from '../../src/explain/model.js';
+import { LAB_ADDR, startLab, type ClientServer, type Lab } from '../../src/lab/index.js';
 import { dockward, scratch } from './dockward.js';
 
 const E = LAB_ADDR.external;
@@ -20,7 +23,16 @@ zones:
   partner:  { sources: [${E.client2}] }
   # both given, both must match: the external link's addresses only when they come in on int0
   office:   { interfaces: [${I.hostIf}], sources: [203.0.113.0/24, 198.51.100.0/24] }
-defaults: { published: deny }
+defaults: { published: deny, outbound: deny }
+labels: { enabled: true }
+egress:
+  - { name: api-out, containers: web, to: [${E.client}/32], ports: [8000/tcp] }
+  - { name: no-smtp, containers: web, to: [${E.client}/32], ports: [8001/tcp], action: reject }
+connections:
+  - { name: web-alt, from: web, to: alt, ports: [443/tcp] }
+host:
+  toContainers:
+    - { name: no-host-admin, containers: alt, ports: [8081], action: reject }
 rules:
   - { name: public-https, ports: [443/tcp], from: [zone:external] }
   - { name: partner-tls, containerPorts: [443/tcp], from: [zone:partner] }
@@ -53,21 +65,29 @@ type Port = (typeof PORTS)[number];
 
 let lab: Lab;
 const files = scratch();
+const servers: ClientServer[] = [];
+let gateway: string;
+const ip: Record<string, string> = {};
 
 beforeAll(async () => {
   lab = await startLab();
   await lab.docker(['network', 'create', 'appnet']);
   await Promise.all([
     lab.runHttp('web', { ports: [443], publish: ['443:443', '8080:80'] }),
-    lab.runHttp('alt', { network: 'appnet', ports: [443], publish: ['10443:443', `${I.host}:8081:80`] }),
+    lab.runHttp('alt', { network: 'appnet', ports: [443], publish: ['10443:443', `${I.host}:8081:80`], labels: { 'dockward.rules': `allow 10443 from ${E.client}` } }),
     lab.runUdpEcho('echo', { network: 'appnet', publish: ['5353:5353/udp'] }),
   ]);
+  gateway = (await lab.docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'bridge'])) || '172.17.0.1';
+  for (const name of ['web', 'alt', 'echo']) ip[name] = await lab.containerIp(name);
+  for (const port of [8000, 8001]) servers.push(await lab.serveHttpInClient('external', port));
+  servers.push(await lab.serveHttpInClient(lab.hostNs, 8002));
   const applied = await dockward(lab, ['apply', '--policy', files.policy('policy.yaml', POLICY)]);
   expect(applied.stderr).toBe('');
   expect(applied.exitCode).toBe(0);
 });
 
 afterAll(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
   await lab?.stop();
   files.cleanup();
 });
@@ -95,10 +115,14 @@ async function observe(s: Source, p: Port, destination: string) {
 
 /** What explain's verdict means on the wire for TCP: a handshake, a reset, or silence. */
 const TCP_OUTCOME: Readonly<Record<string, string>> = { delivered: 'connected', rejected: 'reset', dropped: 'timeout' };
+const PATH_OUTCOME: Readonly<Record<string, string>> = { allow: 'connected', reject: 'reset', deny: 'timeout' };
 
 function decider(d: Decider | undefined): string {
   if (!d) return '?';
-  return d.kind === 'rule' ? `rules[${d.index}]` : d.kind === 'dockward' ? d.note : d.kind;
+  if (d.kind === 'rule') return d.place;
+  if (d.kind === 'default') return d.setting === 'defaults.published' ? 'default' : d.setting;
+  if (d.kind === 'icc') return `icc ${d.icc ? 'on' : 'off'} ${d.network}`;
+  return d.kind === 'dockward' ? d.note : d.kind;
 }
 
 describe('explain --from agrees with real connections', () => {
@@ -125,15 +149,70 @@ describe('explain --from agrees with real connections', () => {
     expect(grid).toEqual({
       'web 443/tcp': { 'external .2': 'delivered rules[0]', 'external .3': 'delivered rules[0]', internal: 'delivered rules[6]', host: 'delivered host' },
       'web 8080/tcp': { 'external .2': 'delivered rules[3]', 'external .3': 'rejected rules[2]', internal: 'delivered rules[6]', host: 'delivered host' },
-      'alt 10443/tcp': { 'external .2': 'dropped default', 'external .3': 'delivered rules[1]', internal: 'delivered rules[6]', host: 'delivered host' },
-      'alt 8081/tcp': { 'external .2': 'dropped default', 'external .3': 'dropped default', internal: 'delivered rules[6]', host: 'delivered host' },
+      'alt 10443/tcp': { 'external .2': 'delivered label[0]', 'external .3': 'delivered rules[1]', internal: 'delivered rules[6]', host: 'delivered host' },
+      'alt 8081/tcp': { 'external .2': 'dropped default', 'external .3': 'dropped default', internal: 'delivered rules[6]', host: 'rejected host.toContainers[0]' },
       'echo 5353/udp': { 'external .2': 'rejected rules[5]', 'external .3': 'dropped default', internal: 'dropped rules[4]', host: 'delivered host' },
+    });
+  });
+
+  it('for a grid of outbound and container-to-container connections: explain\'s covering line says what a real connection finds', async () => {
+    const asked = Object.fromEntries(await Promise.all(['web', 'alt', 'echo'].map(async (n) => [n, await explainFrom(n, 'host')] as const)));
+    const outbound = (name: string, what: string): PathLine => {
+      const line = asked[name]!.outbound.find((o) => o.family === 'ipv4')?.lines.find((l) => l.what === what);
+      if (!line) throw new Error(`explain ${name}: no outbound line "${what}"`);
+      return line;
+    };
+    const direct = (from: string, to: string, what: string): PathLine => {
+      const find = (e: Explanation, direction: 'in' | 'out', peer: string) => e.peers.find((p) => p.direction === direction && p.peer === peer && p.family === 'ipv4')?.lines.find((l) => l.what === what);
+      const out = find(asked[from]!, 'out', to);
+      const into = find(asked[to]!, 'in', from);
+      if (!out || !into) throw new Error(`explain: no direct line "${what}" from ${from} to ${to}`);
+      // Both ends of the path tell the same story.
+      expect({ ...into, chains: [] }, `${from} → ${to} ${what}`).toEqual({ ...out, chains: [] });
+      return out;
+    };
+    const cells = [
+      { label: `web → ${E.client}:8000`, from: 'web', to: E.client, port: 8000, line: outbound('web', `${E.client}/32 8000/tcp`) },
+      { label: `web → ${E.client}:8001`, from: 'web', to: E.client, port: 8001, line: outbound('web', `${E.client}/32 8001/tcp`) },
+      { label: `web → ${E.client2}:8000`, from: 'web', to: E.client2, port: 8000, line: outbound('web', 'anywhere else, other ports') },
+      { label: `alt → ${E.client}:8000`, from: 'alt', to: E.client, port: 8000, line: outbound('alt', 'anywhere else, other ports') },
+      { label: 'web → the host:8002', from: 'web', to: gateway, port: 8002, line: outbound('web', `the host itself (${gateway}), other ports`) },
+      { label: 'web → alt:443', from: 'web', to: ip.alt!, port: 443, line: direct('web', 'alt', '443/tcp') },
+      { label: 'web → alt:80', from: 'web', to: ip.alt!, port: 80, line: direct('web', 'alt', 'other ports') },
+      { label: 'alt → web:80', from: 'alt', to: ip.web!, port: 80, line: direct('alt', 'web', 'any port') },
+      { label: 'echo → alt:80', from: 'echo', to: ip.alt!, port: 80, line: direct('echo', 'alt', 'any port') },
+    ];
+    const seen = await Promise.all(cells.map(async (c) => {
+      const [body, tcp] = await Promise.all([
+        lab.http({ container: c.from }, `http://${c.to}:${c.port}/`),
+        lab.tcpReset({ container: c.from }, c.to, c.port),
+      ]);
+      return { ...c, answered: body !== null, tcp };
+    }));
+    const grid: Record<string, string> = {};
+    for (const c of seen) {
+      grid[c.label] = `${c.line.action} ${decider(c.line.decidedBy)}`;
+      expect(c.answered, `${c.label}: explain says ${c.line.action}`).toBe(c.line.action === 'allow');
+      expect(c.tcp, `${c.label}: explain says ${c.line.action}`).toBe(PATH_OUTCOME[c.line.action]);
+    }
+    console.log(JSON.stringify(grid, null, 1));
+    expect(grid).toEqual({
+      [`web → ${E.client}:8000`]: 'allow egress[0]',
+      [`web → ${E.client}:8001`]: 'reject egress[1]',
+      [`web → ${E.client2}:8000`]: 'deny defaults.outbound',
+      [`alt → ${E.client}:8000`]: 'deny defaults.outbound',
+      'web → the host:8002': 'deny defaults.outbound',
+      'web → alt:443': 'allow connections[0]',
+      'web → alt:80': 'deny isolation',
+      'alt → web:80': 'deny isolation',
+      'echo → alt:80': 'allow icc on appnet',
     });
   });
 
   it('names the chains that are live in each table, and refuses an unknown container with close names', async () => {
     const e = await explainFrom('web', 'host');
-    expect(e.chains.map((c) => c.table)).toEqual(['mangle', 'nat', 'filter']);
+    expect(e.chains.filter((c) => c.role === 'published').map((c) => c.table)).toEqual(['mangle', 'nat', 'filter']);
+    expect(e.chains.map((c) => c.role)).toContain('outbound');
     for (const c of e.chains) {
       const live = (await lab.inHost('iptables-save', ['-t', c.table])).stdout;
       expect(live, `${c.table} ${c.chain}`).toContain(`:${c.chain} - `);

@@ -21,7 +21,7 @@ let lab: Lab;
 const files = scratch();
 const ip: Record<string, string> = {};
 
-/** What the host sees: [web via EXT, web via 127.0.0.1, web direct :80, db direct :5432, db direct :80, other via EXT, other direct]. */
+/** What the host sees: [web via EXT, web via 127.0.0.1, web direct :80, db direct :5432, db direct :80, other via EXT, other direct, other via 127.0.0.1]. */
 async function fromHost() {
   const get = (url: string) => lab.http('host', url);
   return Promise.all([
@@ -32,6 +32,7 @@ async function fromHost() {
     get(`http://${ip.db}:80/`),
     get(`http://${EXT}:9090/`),
     get(`http://${ip.other}:80/`),
+    get('http://127.0.0.1:9090/'),
   ]);
 }
 
@@ -60,13 +61,15 @@ afterAll(async () => {
 describe('traffic from the host itself', () => {
   it('without host rules, the host reaches every container port, published or direct (as Docker)', async () => {
     await apply();
-    expect(await fromHost()).toEqual(['web', 'web', 'web', 'db', 'db', 'other', 'other']);
+    expect(await fromHost()).toEqual(['web', 'web', 'web', 'db', 'db', 'other', 'other', 'other']);
   });
 
   it('host.toContainers decides both ways: published ports and container addresses', async () => {
     await apply(POLICY);
-    expect(await fromHost()).toEqual(['web', 'web', null, 'db', null, null, null]);
+    // web on 127.0.0.1:8080 is the positive control of other on 127.0.0.1:9090.
+    expect(await fromHost()).toEqual(['web', 'web', null, 'db', null, null, null, null]);
     expect(await lab.tcpReset('host', EXT, 9090), 'reject answers with a reset').toBe('reset');
+    expect(await lab.tcpReset('host', '127.0.0.1', 9090), 'on localhost too: a reset, not dockerd\'s listener').toBe('reset');
     expect(await lab.http('external', `http://${EXT}:9090/`), 'a client on a link is not governed by host rules').toBe('other');
   });
 
@@ -74,7 +77,7 @@ describe('traffic from the host itself', () => {
     it(`keeps refused host traffic refused with ${table} wiped`, async () => {
       await apply(POLICY);
       await lab.inHost('iptables', ['-t', table, '-F']);
-      expect(await fromHost()).toEqual(['web', 'web', null, 'db', null, null, null]);
+      expect(await fromHost()).toEqual(['web', 'web', null, 'db', null, null, null, null]);
     });
   }
 });

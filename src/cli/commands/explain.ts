@@ -5,6 +5,7 @@
  * nothing and needs no root with --inventory.
  */
 import { networkInterfaces } from 'node:os';
+import { systemIpset } from '../../dataplane/ipset.js';
 import { explain as explainContainer, parseFrom, renderText, type HostAddress } from '../../explain/index.js';
 import type { Request } from '../args.js';
 import { inventoryOf, policyOf } from '../context.js';
@@ -17,9 +18,10 @@ function hostAddresses(): HostAddress[] {
 
 export async function explain(request: Request): Promise<number> {
   const from = request.from === undefined ? undefined : parseFrom(request.from);
-  const [policy, inventory] = await Promise.all([policyOf(request), inventoryOf(request)]);
+  // Which ipsets exist decides which rules are in, as for apply; without ipset (no root) none are known.
+  const [policy, inventory, ipsets] = await Promise.all([policyOf(request), inventoryOf(request), systemIpset().list().catch(() => new Map())]);
   const explanation = explainContainer({
-    inventory, policy, host: hostAddresses(), container: request.container ?? '', ...(from ? { from } : {}),
+    inventory, policy, host: hostAddresses(), container: request.container ?? '', ipsets, ...(from ? { from } : {}),
   });
   process.stdout.write(request.json ? `${JSON.stringify(explanation, null, 2)}\n` : renderText(explanation));
   return 0;

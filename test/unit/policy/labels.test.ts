@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { labelRules } from '../../../src/compile/labels.js';
 import { rulesFor } from '../../../src/compile/access.js';
 import { parseRulesLabel } from '../../../src/policy/labels.js';
-import { container, network, policy } from '../../helpers/fixtures.js';
+import { compile, DEFAULT_OPTIONS } from '../../../src/compile/index.js';
+import { containerChain } from '../../../src/compile/names.js';
+import { container, inventory, network, policy, problems, tcp } from '../../helpers/fixtures.js';
 
 const zones = { office: [{ cidr: '198.51.100.0/24', label: 'zone:office' }] };
 const LABELS = `version: 1
@@ -64,5 +66,48 @@ describe('labels in the policy', () => {
     expect(labelRules(policy(LABELS.replace('enabled: true', 'enabled: true, trustImageLabels: true')), baked).rules).toHaveLength(1);
     const changed = { ...web, imageLabels: { 'dockward.rules': 'allow 443' } };
     expect(labelRules(policy(LABELS), changed).rules, 'a value set on the container itself counts').toHaveLength(1);
+  });
+});
+
+describe('labels placed before the file\'s rules still come after its bans', () => {
+  const BANS = `version: 1
+zones:
+  banned: { ipset: f2b-web }
+  office: { sources: [198.51.100.0/24] }
+labels: { enabled: true, position: before }
+defaults: { published: deny }
+rules:
+  - { name: office, ports: [8080], from: [zone:office] }
+  - { name: ban, from: [zone:banned], action: deny }
+  - { name: no-lab, from: [203.0.113.0/24], action: reject }
+`;
+  const web = container(1, network(1), [tcp(443)], { name: 'web', labels: { 'dockward.rules': 'allow 443' } });
+
+  it('orders the ban first, then the label, then the rest of the file in its order', () => {
+    expect(rulesFor(policy(BANS), web).map((r) => r.place ?? r.name)).toEqual(['ban', 'label[0]', 'office', 'no-lab']);
+    const after = policy(BANS.replace('position: before', 'position: after'));
+    expect(rulesFor(after, web).map((r) => r.place ?? r.name)).toEqual(['office', 'ban', 'no-lab', 'label[0]']);
+  });
+
+  it('a banned source is refused although the label allows 443 to everyone', () => {
+    const compiled = compile(inventory([network(1)], [web]), policy(BANS), { ...DEFAULT_OPTIONS, ipsets: new Map([['f2b-web', 'ipv4']]) });
+    const tables = compiled.rulesets[0]!.tables;
+    const chain = (t: 'mangle' | 'filter') => tables[t].chains.find((c) => c.name === containerChain(web.id))!.rules;
+    expect(chain('filter').map((r) => `${r.note} ${r.target.kind}`)).toEqual(['rules[1]:ban DROP', 'label[0] ACCEPT']);
+    expect(chain('filter')[0]!.matches).toContainEqual({ kind: 'set', name: 'f2b-web', dir: 'src' });
+    // Before DNAT too: the ban drops first, the label's allow only returns after it.
+    expect(chain('mangle').map((r) => `${r.note} ${r.target.kind}`)).toEqual(['rules[1]:ban DROP']);
+  });
+});
+
+describe('the labels: section\'s errors', () => {
+  it('names each bad key with its place, all at once', () => {
+    expect(problems('version: 1\nlabels: { enabled: yes, position: first, trustImageLabels: "true", extra: 1 }\n')).toEqual([
+      'policy.yaml: labels.enabled: must be true or false (got "yes")',
+      'policy.yaml: labels.position: must be one of after, before (got "first")',
+      'policy.yaml: labels.trustImageLabels: must be true or false (got "true")',
+      'policy.yaml: labels: unknown key "extra" (known keys: enabled, position, trustImageLabels)',
+    ]);
+    expect(problems('version: 1\nlabels: [1]\n')).toEqual(['policy.yaml: labels: must be a map (got a list)']);
   });
 });

@@ -146,4 +146,18 @@ describe('trace', () => {
     const t = knock({ from: '198.51.100.2', on: 'ext0', port: 443 });
     expect(t.opaque).toEqual(['filter/DOCKER-USER']);
   });
+
+  it('a connection to a host address crosses INPUT: an egress rule lets a container reach the host, the default refuses the rest', () => {
+    const ruleset = ipv4(INVENTORY, policy('version: 1\ndefaults: { outbound: deny }\negress:\n  - { containers: web, to: [172.17.0.1], ports: [53/udp] }\n'));
+    const ask = (port: number, protocol: 'tcp' | 'udp') => trace(ruleset, { family: 'ipv4', protocol, source: '172.17.0.2', inIface: 'docker0', destination: '172.17.0.1', dport: port }, HOST);
+    expect(ask(53, 'udp').verdict).toEqual({ kind: 'host' });
+    expect(noted(ask(53, 'udp'))).toEqual(expect.arrayContaining([expect.stringMatching(/^filter DOCKWARD-L-\S+ egress\[0\]$/)]));
+    expect(ask(53, 'tcp').verdict).toMatchObject({ kind: 'dropped', step: { table: 'mangle', chain: 'DOCKWARD-INPUT', rule: { note: 'outbound' } } });
+  });
+
+  it('to an outbound interface: `via` routes a destination out of it, where a zone of interfaces matches', () => {
+    const ruleset = ipv4(INVENTORY, policy('version: 1\nzones:\n  up: { interfaces: [ext0] }\ndefaults: { outbound: deny }\negress:\n  - { to: [zone:up], ports: [443] }\n'));
+    const out = (via?: string) => trace(ruleset, { family: 'ipv4', protocol: 'tcp', source: '172.17.0.2', inIface: 'docker0', destination: '192.0.2.80', dport: 443, ...(via ? { via } : {}) }, HOST).verdict.kind;
+    expect([out('ext0'), out('eth9'), out()]).toEqual(['forwarded', 'dropped', 'dropped']);
+  });
 });

@@ -43,14 +43,19 @@ async function report(request: Request): Promise<Report> {
   return { running, inSync, drift, healthy, status };
 }
 
+function lastError(s: StatusRecord): string {
+  if (s.lastError) return `${s.lastError.at}: ${s.lastError.message}`;
+  return s.policy.error ? 'the policy file was rejected (below)' : 'none';
+}
+
 function lines(r: Report, dir: string): string[] {
   const s = r.status;
   if (!s) return [`dockward: not running (no status file in ${dir})`];
   const out = [
     `dockward: ${r.running ? `running (pid ${s.pid}, since ${s.startedAt})` : `not running (pid ${s.pid} is gone)`}, backend ${s.backend}`,
-    `rules: ${r.inSync ? 'in sync' : `drifted: ${r.drift.join('; ')}`}`,
+    `rules: ${r.inSync ? 'in sync (the live rules are the ones dockward last put in force)' : `drifted: ${r.drift.join('; ')}`}`,
     `last apply: ${s.lastApply ? `${s.lastApply.at}, took ${s.lastApply.durationMs} ms, ${s.lastApply.changes} changes` : 'none yet'}`,
-    `last error: ${s.lastError ? `${s.lastError.at}: ${s.lastError.message}` : 'none'}`,
+    `last error: ${lastError(s)}`,
     `policy: ${s.policy.origin}${s.policy.hash ? ` (sha256 ${s.policy.hash.slice(0, 16)})` : ''}`,
     ...(s.policy.error ?? []).map((e) => `  rejected edit, last good policy in force: ${e}`),
     ...(s.warnings ?? []).map((w) => `warning: ${w}`),

@@ -11,7 +11,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
 import { dockward, eventually, scratch, startDockward, tableLines, type RunningDockward } from './dockward.js';
-import { guard, median, type Guard } from './traffic.js';
+import { guard, repairTimes, type Guard } from './traffic.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -32,7 +32,7 @@ const files = scratch();
 let policyFile: string;
 let running: RunningDockward | undefined;
 let guarded: Guard | undefined;
-const repairs: Record<string, number[]> = {};
+const repairs = repairTimes();
 
 const answers = async (source: string) => (await lab.http('external', `http://${EXT}:8080/`, { source, timeoutMs: 300 })) === 'web';
 const inSync = async () => (await dockward(lab, ['status', '--state-dir', files.dir])).exitCode === 0;
@@ -53,9 +53,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  for (const [name, ms] of Object.entries(repairs)) {
-    console.log(`repair time, ${name}: median ${median(ms)} ms, worst ${Math.max(...ms)} ms over ${ms.length} runs`);
-  }
+  repairs.print();
   await lab?.stop();
   files.cleanup();
 });
@@ -93,7 +91,7 @@ for (const backend of ['nft', 'legacy'] as const) {
     const started = Date.now();
     await fault();
     await eventually(repaired, 2000, 25);
-    (repairs[label(name)] ??= []).push(Date.now() - started);
+    repairs.add(label(name), Date.now() - started);
     await guarded.finish();
     guarded = undefined;
   }

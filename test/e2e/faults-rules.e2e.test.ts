@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
 import { dockward, eventually, liveRules, scratch, startDockward, tableLines, type RunningDockward } from './dockward.js';
-import { guard, median, session, TCP_ECHO, type Guard } from './traffic.js';
+import { guard, repairTimes, session, TCP_ECHO, type Guard } from './traffic.js';
 
 const EXT = LAB_ADDR.external.host;
 const ALLOWED = LAB_ADDR.external.client;
@@ -38,7 +38,7 @@ const files = scratch();
 let policyFile: string;
 let running: RunningDockward | undefined;
 let guarded: Guard | undefined;
-const repairs: Record<string, number[]> = {};
+const repairs = repairTimes();
 
 const allowedWorks = async (family: Family = 'ipv4') => {
   const f = FAMILIES[family];
@@ -72,7 +72,7 @@ async function underFault(name: string, fault: () => Promise<unknown>, repaired:
   await fault();
   await eventually(repaired, 2000, 25);
   const ms = Date.now() - started;
-  (repairs[name] ??= []).push(ms);
+  repairs.add(name, ms);
   await guarded.finish();
   guarded = undefined;
   return ms;
@@ -105,9 +105,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  for (const [name, ms] of Object.entries(repairs)) {
-    console.log(`repair time, ${name}: median ${median(ms)} ms, worst ${Math.max(...ms)} ms over ${ms.length} runs`);
-  }
+  repairs.print();
   await lab?.stop();
   files.cleanup();
 });

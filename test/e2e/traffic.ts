@@ -163,3 +163,16 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
 }
+
+/** Repair times per fault, printed (median and worst) for the notes. */
+export function repairTimes(): { add(name: string, ms: number): void; print(): void } {
+  const times: Record<string, number[]> = {};
+  return {
+    add: (name, ms) => { (times[name] ??= []).push(ms); },
+    print() {
+      for (const [name, ms] of Object.entries(times)) {
+        console.log(`repair time, ${name}: median ${median(ms)} ms, worst ${Math.max(...ms)} ms over ${ms.length} runs`);
+      }
+    },
+  };
+}

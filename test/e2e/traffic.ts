@@ -129,7 +129,12 @@ export async function guard(lab: Lab, ns: string, host: string, port: number, so
       if (Date.now() - started > 5000) throw new Error(`knockers: ${what} within 5 s`);
     }
   };
-  const stop = async () => { await Promise.all([refused.stop(), allowed.stop()]); };
+  // The knockers leave thousands of conntrack entries; a later policy change would revoke them one by one.
+  const forget = (source: string) => lab.inHost('conntrack', ['-D', '-f', source.includes(':') ? 'ipv6' : 'ipv4', '-s', source], { reject: false });
+  const stop = async () => {
+    await Promise.all([refused.stop(), allowed.stop()]);
+    await Promise.all([forget(sources.refused), forget(sources.allowed)]);
+  };
   await wait(() => refused.tries() > 5 && allowed.answers().length > 0, 'no answer to the allowed source before the fault').catch(async (e: Error) => {
     await stop();
     throw e;

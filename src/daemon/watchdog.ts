@@ -11,7 +11,8 @@
  *   - on the nft backend, `nft monitor` (dataplane/nft-monitor.ts): any change to the
  *     tables dockward uses brings the read-back forward, debounced, to within a second.
  * All stay quiet while an apply runs, so dockward's own writes are never mistaken for drift;
- * a read-back due then waits for the apply to end.
+ * a read-back due then waits for the apply to end, and the monitor, paused meanwhile,
+ * reports its return as a change, so the rules are read back once after the apply.
  */
 import type { Iptables } from '../dataplane/iptables.js';
 import { watchRuleChanges, type RuleMonitor } from '../dataplane/nft-monitor.js';
@@ -43,6 +44,8 @@ export interface WatchdogOptions {
 export interface Watchdog {
   /** Read back once soon (after an apply that was planned without reading the live rules). */
   checkSoon(delayMs?: number): void;
+  /** An apply starts (true) or ends (false): change notifications pause meanwhile, and a read-back follows. */
+  applying(on: boolean): void;
   stop(): void;
 }
 
@@ -137,10 +140,16 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
     }, wait);
   };
   const monitor = defaultChanges(o)?.(onChange);
+  // Started during the first apply (the daemon applies before it starts watching).
+  if (o.busy()) monitor?.pause();
 
   return {
     checkSoon(delayMs = 500) {
       schedule(delayMs, 'after apply');
+    },
+    applying(on) {
+      if (on) monitor?.pause();
+      else monitor?.resume();
     },
     stop() {
       clearInterval(canary);

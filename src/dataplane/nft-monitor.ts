@@ -3,8 +3,11 @@
  * rule as it commits, so a foreign edit is seen at once instead of at the next read-back.
  * Only changes to the tables dockward uses (ip/ip6 raw, mangle, filter, nat) count. It runs
  * in the daemon's own namespace; when it dies it is started again with backoff, and each
- * restart counts as a change (events in the gap were missed). dockward's own restores show
- * here too: the watchdog reads back and the hash tags decide, so they never cause an apply.
+ * restart counts as a change (events in the gap were missed). It is paused while dockward
+ * applies: nft prints every rule written, and on a full apply of thousands of rules that
+ * costs as much CPU as the restore itself; resuming counts as a change, so a foreign edit
+ * made meanwhile is still read back. Whatever it reports, the hash tags decide: an own
+ * write never causes an apply.
  */
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -35,6 +38,10 @@ export interface RuleMonitorOptions {
 }
 
 export interface RuleMonitor {
+  /** Stop watching for now (dockward's own apply runs). */
+  pause(): void;
+  /** Watch again; reported as a change ('restarted'), since the pause may have hidden one. */
+  resume(): void;
   stop(): void;
 }
 
@@ -52,11 +59,12 @@ export function watchRuleChanges(o: RuleMonitorOptions): RuleMonitor {
   const maxMs = o.backoffMaxMs ?? 30_000;
   let backoff = 0;
   let stopped = false;
+  let paused = false;
   let current: MonitorProcess | undefined;
   let timer: NodeJS.Timeout | undefined;
 
   const start = (restart: boolean): void => {
-    if (stopped) return;
+    if (stopped || paused) return;
     const started = Date.now();
     let proc: MonitorProcess;
     try {
@@ -71,20 +79,33 @@ export function watchRuleChanges(o: RuleMonitorOptions): RuleMonitor {
     });
     if (restart) o.onChange('restarted');
     void proc.ended.then(() => {
-      if (stopped) return;
+      if (stopped || current !== proc) return;
       o.log.warn({}, 'nft monitor ended; restarting it with backoff (read-back timer meanwhile)');
       again(started);
     });
   };
 
   const again = (started: number): void => {
-    if (stopped) return;
+    if (stopped || paused) return;
     backoff = Date.now() - started > HEALTHY_MS ? minMs : Math.min(maxMs, backoff === 0 ? minMs : backoff * 2);
     timer = setTimeout(() => start(true), backoff);
   };
 
   start(false);
   return {
+    pause() {
+      if (paused || stopped) return;
+      paused = true;
+      if (timer) clearTimeout(timer);
+      const proc = current;
+      current = undefined;
+      proc?.kill();
+    },
+    resume() {
+      if (!paused || stopped) return;
+      paused = false;
+      start(true);
+    },
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

@@ -71,16 +71,27 @@ describe('read-back findings', () => {
 /** A change source the test drives, standing in for `nft monitor`. */
 function changes() {
   let emit: (what: string) => void = () => undefined;
-  return { source: (cb: (what: string) => void) => { emit = cb; return { stop: () => undefined }; }, emit: (w: string) => emit(w) };
+  const source = (cb: (what: string) => void) => {
+    emit = cb;
+    // Like nft-monitor.ts: coming back from a pause counts as a change.
+    return { stop: () => undefined, pause: () => undefined, resume: () => cb('restarted') };
+  };
+  return { source, emit: (w: string) => emit(w) };
+}
+
+/** A watchdog on live rules equal to the desired ones, with timers too slow to matter: only changes drive it. */
+async function watching(busy: () => boolean) {
+  const desired = v4();
+  const ipt = await live(desired);
+  const drifts: string[] = [];
+  const c = changes();
+  const w = startWatchdog({ iptables: ipt, log, desired: () => [desired], busy, onDrift: (r) => drifts.push(r), canaryMs: 60_000, readbackMs: 60_000, watchChanges: c.source });
+  return { ipt, drifts, c, w };
 }
 
 describe('watchdog with change notifications', () => {
   it('reads back within a second of a change, long before the read-back interval, and repairs what differs', async () => {
-    const desired = v4();
-    const ipt = await live(desired);
-    const drifts: string[] = [];
-    const c = changes();
-    const w = startWatchdog({ iptables: ipt, log, desired: () => [desired], busy: () => false, onDrift: (r) => drifts.push(r), canaryMs: 60_000, readbackMs: 60_000, watchChanges: c.source });
+    const { ipt, drifts, c, w } = await watching(() => false);
     try {
       const saves = ipt.saves;
       // dockward's own writes show as changes too: the read-back finds nothing and nothing is applied.
@@ -98,12 +109,8 @@ describe('watchdog with change notifications', () => {
   });
 
   it('waits for a running apply before it reads back a change', async () => {
-    const desired = v4();
-    const ipt = await live(desired);
     let busy = true;
-    const drifts: string[] = [];
-    const c = changes();
-    const w = startWatchdog({ iptables: ipt, log, desired: () => [desired], busy: () => busy, onDrift: (r) => drifts.push(r), canaryMs: 60_000, readbackMs: 60_000, watchChanges: c.source });
+    const { ipt, drifts, c, w } = await watching(() => busy);
     try {
       ipt.chains('filter').get('DOCKWARD-FORWARD')!.splice(0);
       c.emit('delete rule ip filter DOCKWARD-FORWARD handle 3');
@@ -111,6 +118,24 @@ describe('watchdog with change notifications', () => {
       expect(drifts).toEqual([]);
       busy = false;
       await sleep(500);
+      expect(drifts).toEqual(['drift']);
+    } finally {
+      w.stop();
+    }
+  });
+});
+
+describe('watchdog around an apply', () => {
+  it('reads back once the apply is over, so a foreign edit made during it (unwatched) is still found', async () => {
+    let busy = false;
+    const { ipt, drifts, w } = await watching(() => busy);
+    try {
+      busy = true;
+      w.applying(true);
+      ipt.chains('filter').get('FORWARD')!.unshift('-j ACCEPT');
+      busy = false;
+      w.applying(false);
+      await sleep(600);
       expect(drifts).toEqual(['drift']);
     } finally {
       w.stop();
@@ -145,6 +170,13 @@ describe('nft monitor', () => {
       await sleep(100);
       expect(procs).toHaveLength(2);
       expect(seen).toEqual(['delete rule ip filter FORWARD handle 4', 'restarted']);
+      // Paused while dockward applies: no monitor runs, and none is started behind its back.
+      m.pause();
+      await sleep(100);
+      expect(procs).toHaveLength(2);
+      m.resume();
+      expect(procs).toHaveLength(3);
+      expect(seen.at(-1)).toBe('restarted');
     } finally {
       m.stop();
     }

@@ -7,7 +7,8 @@ import type { Inventory } from '../inventory/types.js';
 import type { OwnSet, Policy } from '../policy/types.js';
 import { CHAIN_PREFIX, type Chain, type Family, type Hook, type Rule, type Ruleset, type Table, type TableName } from '../ruleset/types.js';
 import { buildModel } from './model.js';
-import { CANARY, CONNECT, DOCKER_USER, OUTPUT, PREROUTING, PUBLISH, REJECT_LATER, REJECT_MARK } from './names.js';
+import { withCanaries } from './canary.js';
+import { CONNECT, DOCKER_USER, OUTPUT, PREROUTING, PUBLISH, REJECT_LATER, REJECT_MARK } from './names.js';
 import { connectionChains } from './connections.js';
 import { linkConnections } from './links.js';
 import { egressChains, outboundLines } from './egress.js';
@@ -59,10 +60,9 @@ function hooks(table: TableName, chains: readonly Chain[]): Hook[] {
   return [...user, ...own];
 }
 
+/** A table's chains in name order; its canary is added once the rules are final (withCanaries). */
 function table(name: TableName, chains: Chain[]): Table {
-  // The canary holds one rule: `iptables -F` empties chains without deleting them.
-  const all = [...chains, { name: CANARY, rules: [rule([], { kind: 'RETURN' }, 'canary')] }];
-  all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const all = [...chains].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return name === 'filter' ? { chains: all, hooks: hooks(name, all), ensure: [DOCKER_USER] } : { chains: all, hooks: hooks(name, all) };
 }
 
@@ -108,7 +108,7 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
       ]),
     },
   };
-  return { ruleset: withLogging(ruleset, loggedNotes(policy)), model, access: published.access };
+  return { ruleset: withCanaries(withLogging(ruleset, loggedNotes(policy))), model, access: published.access };
 }
 
 /**

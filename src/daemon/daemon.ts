@@ -87,7 +87,9 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
   const writeStatus = () => c.stateDir.writeStatus(statusOf(reconciler, c.iptables.backend, startedAt))
     .catch((e: Error) => c.log.warn({ err: e.message }, 'cannot write status file'));
   const scheduler = new Scheduler(async (reasons) => {
-    const ok = await reconciler.reconcile(reasons);
+    // The watchdog is assigned once the first apply has begun (hence `?.`).
+    watchdog?.applying(true);
+    const ok = await reconciler.reconcile(reasons).finally(() => watchdog?.applying(false));
     await writeStatus();
     return ok;
   }, DEFAULT_SCHEDULE, systemClock, (reason) => reconciler.interrupt(reason));

@@ -1,18 +1,26 @@
 /**
- * Detection of what others do to the rules. Two layers, so that a repair is a response to
+ * Detection of what others do to the rules. Three layers, so that a repair is a response to
  * something seen, never a blind re-apply:
  *   - canaries: every few hundred ms, one cheap `iptables -S DOCKWARD-CANARY` per table;
  *     the canary chain holds one rule, so a flush (-F), a table wiped alone, a restore
- *     without --noflush or `nft flush ruleset` all make it fail;
+ *     without --noflush or `nft flush ruleset` all make it fail; and its comment names the
+ *     table's digest (compile/canary.ts), so an older copy of dockward's rules put back
+ *     shows as a canary of another generation;
  *   - read-back: every readback interval, iptables-save compared with the desired rules by
- *     hash tags: catches a deleted or edited rule, a chain removed, a hook displaced.
- * Both stay quiet while an apply runs, so dockward's own writes are never mistaken for drift.
+ *     hash tags: catches a deleted or edited rule, a chain removed, a hook displaced;
+ *   - on the nft backend, `nft monitor` (dataplane/nft-monitor.ts): any change to the
+ *     tables dockward uses brings the read-back forward, debounced, to within a second.
+ * All stay quiet while an apply runs, so dockward's own writes are never mistaken for drift;
+ * a read-back due then waits for the apply to end, and the monitor, paused meanwhile,
+ * reports its return as a change, so the rules are read back once after the apply.
  */
-import { liveDrift } from '../dataplane/apply.js';
 import type { Iptables } from '../dataplane/iptables.js';
+import { watchRuleChanges, type RuleMonitor } from '../dataplane/nft-monitor.js';
 import type { Logger } from '../log.js';
+import { canaryTag } from '../compile/canary.js';
 import { CANARY } from '../compile/names.js';
 import { TABLE_ORDER, type Ruleset } from '../ruleset/types.js';
+import { readDrift } from './drift.js';
 
 export interface WatchdogOptions {
   readonly iptables: Iptables;
@@ -22,24 +30,51 @@ export interface WatchdogOptions {
   readonly onDrift: (reason: string) => void;
   readonly canaryMs: number;
   readonly readbackMs: number;
+  /**
+   * Change notifications: by default `nft monitor` on the nft backend, none on legacy.
+   * Tests pass their own (or null for none).
+   */
+  readonly watchChanges?: ((onChange: (what: string) => void) => RuleMonitor) | null;
+  /** A change seen starts a read-back after this quiet gap... */
+  readonly changeQuietMs?: number;
+  /** ...or at the latest this long after the first change of a run of them. */
+  readonly changeMaxMs?: number;
 }
 
 export interface Watchdog {
   /** Read back once soon (after an apply that was planned without reading the live rules). */
   checkSoon(delayMs?: number): void;
+  /** An apply starts (true) or ends (false): change notifications pause meanwhile, and a read-back follows. */
+  applying(on: boolean): void;
   stop(): void;
 }
 
-export async function wipedTables(ipt: Iptables, desired: readonly Ruleset[]): Promise<string[]> {
+export interface CanaryFindings {
+  /** Tables whose canary is gone: wiped. */
+  readonly wiped: readonly string[];
+  /** Tables whose canary names another digest: rules of another generation restored. */
+  readonly stale: readonly string[];
+}
+
+export async function checkCanaries(ipt: Iptables, desired: readonly Ruleset[]): Promise<CanaryFindings> {
   const wiped: string[] = [];
-  for (const ruleset of desired) {
-    const checks = TABLE_ORDER.map(async (table) => {
-      const rules = await ipt.listChain(ruleset.family, table, CANARY);
-      if (!rules?.includes('DW:')) wiped.push(`${ruleset.family}/${table}`);
-    });
-    await Promise.all(checks);
-  }
-  return wiped.sort();
+  const stale: string[] = [];
+  const checks = desired.flatMap((ruleset) => TABLE_ORDER.map(async (table) => {
+    const expected = canaryTag(ruleset.tables[table].chains);
+    const rules = await ipt.listChain(ruleset.family, table, CANARY);
+    const where = `${ruleset.family}/${table}`;
+    if (!rules?.includes('DW:')) wiped.push(where);
+    else if (expected && !rules.includes(`DW:${expected}`)) stale.push(where);
+  }));
+  await Promise.all(checks);
+  return { wiped: wiped.sort(), stale: stale.sort() };
+}
+
+
+function defaultChanges(o: WatchdogOptions): WatchdogOptions['watchChanges'] {
+  if (o.watchChanges !== undefined) return o.watchChanges;
+  if (o.iptables.backend !== 'nft') return null;
+  return (onChange) => watchRuleChanges({ log: o.log, onChange });
 }
 
 export function startWatchdog(o: WatchdogOptions): Watchdog {
@@ -50,38 +85,78 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
   const canary = setInterval(() => {
     if (canaryBusy || !idle()) return;
     canaryBusy = true;
-    wipedTables(o.iptables, o.desired()).then((wiped) => {
-      if (wiped.length === 0 || !idle()) return;
-      o.log.warn({ wiped }, 'rules wiped by someone else: canary gone; repairing');
-      o.onDrift(`wiped:${wiped.join(',')}`);
+    checkCanaries(o.iptables, o.desired()).then(({ wiped, stale }) => {
+      if (!idle()) return;
+      if (wiped.length > 0) {
+        o.log.warn({ wiped, ...(stale.length ? { stale } : {}) }, 'rules wiped by someone else: canary gone; repairing');
+        o.onDrift(`wiped:${wiped.join(',')}`);
+      } else if (stale.length > 0) {
+        o.log.warn({ stale }, 'an older copy of the rules was put back: canary of another generation; repairing');
+        o.onDrift(`drift:stale:${stale.join(',')}`);
+      }
     }, (e: Error) => o.log.warn({ err: e.message }, 'canary check failed')).finally(() => { canaryBusy = false; });
   }, o.canaryMs);
 
-  const readBack = (): void => {
-    if (readbackBusy || !idle()) return;
+  let soon: NodeJS.Timeout | undefined;
+  let soonAt = 0;
+  const readBack = (why: string): void => {
+    // An apply or a read-back is running and may have read before this change: look again once it is over.
+    if (o.busy() || readbackBusy) return schedule(200, why);
+    if (o.desired().length === 0) return;
     readbackBusy = true;
-    Promise.all(o.desired().map((r) => liveDrift(o.iptables, r, true))).then((found) => {
-      const changes = found.flat().map((c) => `${c.kind} ${c.table}/${c.chain}`);
-      if (changes.length === 0 || !idle()) return;
-      o.log.warn({ found: changes }, 'live rules differ from the desired ones; repairing');
+    Promise.all(o.desired().map((r) => readDrift(o.iptables, r))).then((found) => {
+      const findings = found.flat();
+      if (findings.length === 0 || !idle()) return;
+      o.log.warn({ found: findings, seen: why }, 'live rules differ from the desired ones; repairing');
       o.onDrift('drift');
     }, (e: Error) => o.log.warn({ err: e.message }, 'read-back failed')).finally(() => { readbackBusy = false; });
   };
-  const readback = setInterval(readBack, o.readbackMs);
-  let soon: NodeJS.Timeout | undefined;
+  /** One read-back at most `ms` from now; an earlier one already due stays. */
+  function schedule(ms: number, why: string): void {
+    const at = Date.now() + ms;
+    if (soon && soonAt <= at) return;
+    if (soon) clearTimeout(soon);
+    soonAt = at;
+    soon = setTimeout(() => {
+      soon = undefined;
+      readBack(why);
+    }, ms);
+  }
+  const readback = setInterval(() => readBack('timer'), o.readbackMs);
+
+  // Changes seen: read back after a quiet gap, but never later than changeMaxMs after the first.
+  const quietMs = o.changeQuietMs ?? 100;
+  const maxMs = o.changeMaxMs ?? 500;
+  let firstChange = 0;
+  let quiet: NodeJS.Timeout | undefined;
+  const onChange = (): void => {
+    const now = Date.now();
+    if (!quiet) firstChange = now;
+    else clearTimeout(quiet);
+    const wait = Math.max(0, Math.min(quietMs, firstChange + maxMs - now));
+    quiet = setTimeout(() => {
+      quiet = undefined;
+      schedule(0, 'nft monitor');
+    }, wait);
+  };
+  const monitor = defaultChanges(o)?.(onChange);
+  // Started during the first apply (the daemon applies before it starts watching).
+  if (o.busy()) monitor?.pause();
 
   return {
     checkSoon(delayMs = 500) {
-      if (soon) return;
-      soon = setTimeout(() => {
-        soon = undefined;
-        readBack();
-      }, delayMs);
+      schedule(delayMs, 'after apply');
+    },
+    applying(on) {
+      if (on) monitor?.pause();
+      else monitor?.resume();
     },
     stop() {
       clearInterval(canary);
       clearInterval(readback);
       if (soon) clearTimeout(soon);
+      if (quiet) clearTimeout(quiet);
+      monitor?.stop();
     },
   };
 }

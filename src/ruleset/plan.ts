@@ -5,7 +5,7 @@
  * Hooks sit first in their built-in chain; a missing, moved or duplicated hook is deleted
  * by its exact saved text and inserted again at the top, inside the same table commit.
  */
-import { isOwnedChain } from '../compile/names.js';
+import { CANARY, isOwnedChain } from '../compile/names.js';
 import { hookTag } from './hash.js';
 import type { LiveChain, LiveState, LiveTable } from './parse.js';
 import { renderChain, ruleLine, type RenderedChain } from './render.js';
@@ -160,7 +160,9 @@ export function planRestore(desired: Ruleset, live: LiveState, options: PlanOpti
   const changes: Change[] = [];
   const flags = { deferred: false };
   const blocks = new Map(TABLE_ORDER.map((t) => [t, tablePlan(t, desired, live, changes, options, flags)] as const));
-  const shrinking = changes.length > 0 && changes.every((c) => REMOVING.has(c.kind));
+  // A canary is rewritten with every change to its table (compile/canary.ts): it neither grows nor shrinks access.
+  const judged = changes.filter((c) => c.chain !== CANARY);
+  const shrinking = judged.length > 0 && judged.every((c) => REMOVING.has(c.kind));
   const order = shrinking ? [...TABLE_ORDER].reverse() : TABLE_ORDER;
   const lines = order.flatMap((t) => blocks.get(t) ?? []);
   return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', changes, ...(flags.deferred ? { deferred: true } : {}) };

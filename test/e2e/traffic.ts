@@ -9,10 +9,14 @@ import { spawnIn } from '../../src/lab/index.js';
 
 const PYTHON = '/usr/bin/python3';
 
-/** Eight knocking threads: a refused SYN is dropped, so each try waits out its timeout. */
+/**
+ * Knocking threads: a refused SYN is dropped, so each try waits out its timeout. Every try
+ * prints TRY; a try the container answered also prints ANSWER, so answers are counted
+ * apart from tries (a knocker that can never get an answer proves nothing).
+ */
 const KNOCK = `
 import socket, sys, threading, time
-host, port, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+host, port, src, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 lock = threading.Lock()
 def knock():
     while True:
@@ -28,7 +32,7 @@ def knock():
             pass
         with lock: print("TRY", flush=True)
         time.sleep(0.005)
-for _ in range(8):
+for _ in range(threads):
     threading.Thread(target=knock, daemon=True).start()
 threading.Event().wait()
 `;
@@ -87,18 +91,66 @@ function watch(lab: Lab, ns: string, script: string, args: string[]): Watched {
 }
 
 export interface Knocker {
+  /** Attempts, answered or not. */
   tries(): number;
+  /** The container's answers (the start of each body). */
   answers(): string[];
   stop(): Promise<void>;
 }
 
-/** Knocks on host:port from `source` every few ms; any container answer is recorded. */
-export function knock(lab: Lab, ns: string, host: string, port: number, source: string): Knocker {
-  const w = watch(lab, ns, KNOCK, [host, `${port}`, source]);
+/** Knocks on host:port from `source` every few ms (eight threads unless told); every container answer is recorded. */
+export function knock(lab: Lab, ns: string, host: string, port: number, source: string, threads = 8): Knocker {
+  const w = watch(lab, ns, KNOCK, [host, `${port}`, source, `${threads}`]);
   return {
     tries: () => w.lines().filter((l) => l.startsWith('TRY')).length,
     answers: () => w.lines().filter((l) => l.startsWith('ANSWER')),
     stop: w.stop,
+  };
+}
+
+/**
+ * Two knockers on host:port during a fault: one from a refused source, which must never get
+ * an answer, and its positive control from an allowed source, which must get answers before
+ * the fault and again once it is repaired (else the refused one proves nothing).
+ */
+export interface Guard {
+  readonly refused: Knocker;
+  readonly allowed: Knocker;
+  /** Waits until the allowed knocker answers again, stops both, and checks what each saw. */
+  finish(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function guard(lab: Lab, ns: string, host: string, port: number, sources: { refused: string; allowed: string }): Promise<Guard> {
+  const refused = knock(lab, ns, host, port, sources.refused);
+  const allowed = knock(lab, ns, host, port, sources.allowed, 2);
+  const wait = async (check: () => boolean, what: string) => {
+    for (const started = Date.now(); !check(); await new Promise((r) => setTimeout(r, 25))) {
+      if (Date.now() - started > 5000) throw new Error(`knockers: ${what} within 5 s`);
+    }
+  };
+  // The knockers leave thousands of conntrack entries; a later policy change would revoke them one by one.
+  const forget = (source: string) => lab.inHost('conntrack', ['-D', '-f', source.includes(':') ? 'ipv6' : 'ipv4', '-s', source], { reject: false });
+  const stop = async () => {
+    await Promise.all([refused.stop(), allowed.stop()]);
+    await Promise.all([forget(sources.refused), forget(sources.allowed)]);
+  };
+  await wait(() => refused.tries() > 5 && allowed.answers().length > 0, 'no answer to the allowed source before the fault').catch(async (e: Error) => {
+    await stop();
+    throw e;
+  });
+  return {
+    refused, allowed, stop,
+    async finish() {
+      const before = allowed.answers().length;
+      try {
+        await wait(() => allowed.answers().length > before, 'no answer to the allowed source after the repair');
+      } finally {
+        await stop();
+      }
+      if (refused.answers().length > 0) throw new Error(`a refused source got an answer during the fault: ${refused.answers().slice(0, 3).join('; ')}`);
+      if (refused.tries() <= 10) throw new Error(`the refused knocker tried only ${refused.tries()} times`);
+    },
   };
 }
 
@@ -115,4 +167,17 @@ export function session(lab: Lab, ns: string, host: string, port: number, source
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
+}
+
+/** Repair times per fault, printed (median and worst) for the notes. */
+export function repairTimes(): { add(name: string, ms: number): void; print(): void } {
+  const times: Record<string, number[]> = {};
+  return {
+    add: (name, ms) => { (times[name] ??= []).push(ms); },
+    print() {
+      for (const [name, ms] of Object.entries(times)) {
+        console.log(`repair time, ${name}: median ${median(ms)} ms, worst ${Math.max(...ms)} ms over ${ms.length} runs`);
+      }
+    },
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * The seam to conntrack(8). Used to revoke open flows the policy no longer allows: their
- * entries are deleted one by one, by source and original destination address/port (never
- * `conntrack -F`), so their next packet is judged as new by the rules in force.
+ * entries are deleted by source and original destination address/port, one call for all
+ * the flows of such a pair (never `conntrack -F`), so their next packet is judged as new
+ * by the rules in force.
  */
 import { execa } from 'execa';
 import type { Family } from '../ruleset/types.js';

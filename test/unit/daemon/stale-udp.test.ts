@@ -1,12 +1,12 @@
 /**
  * Stale UDP flows after a binding is added or moves to another container: which conntrack
  * entries are deleted (those of the binding's host port that do not lead to its new
- * target), and how (one `conntrack -D` per flow, never `conntrack -F`).
+ * target), and how (one `conntrack -D` per source and host port, never `conntrack -F`).
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BindingAccess } from '../../../src/compile/index.js';
 import type { Conntrack, Flow } from '../../../src/dataplane/conntrack.js';
-import { flushStaleUdp, movedUdpBindings } from '../../../src/daemon/revoke.js';
+import { flushStaleUdp, movedUdpBindings, revokeFlows } from '../../../src/daemon/revoke.js';
 
 const execa = vi.hoisted(() => vi.fn(async () => ({ stdout: '', exitCode: 0 })));
 vi.mock('execa', () => ({ execa }));
@@ -90,5 +90,18 @@ describe('the conntrack seam', () => {
     const [, args] = execa.mock.calls[0] as unknown as [string, string[]];
     expect(args).toEqual(['-L', '-f', 'ipv4', '-p', 'udp', '--dport', '5353']);
     expect(flows).toEqual([{ protocol: 'udp', src: '198.51.100.2', dst: '198.51.100.1', dport: 5353, replySrc: '172.17.0.2' }]);
+  });
+});
+
+describe('revoking open flows', () => {
+  it('deletes a refused source\'s flows with one conntrack -D per source and host port, however many it has open', async () => {
+    const refused = Array.from({ length: 1000 }, (_, i): Flow => ({ protocol: 'tcp', src: '198.51.100.2', dst: '198.51.100.1', dport: 8080, replySrc: `172.17.0.${2 + (i % 2)}` }));
+    const allowed: Flow = { protocol: 'tcp', src: '203.0.113.2', dst: '203.0.113.1', dport: 8080, replySrc: '172.17.0.2' };
+    const { conntrack, removed } = recording([...refused, allowed]);
+    const access = binding({ key: 'ipv4/tcp/*/8080', protocol: 'tcp', hostPort: 8080, target: '172.17.0.2:80', lines: [{ action: 'allow', cidr: '203.0.113.0/24' }, { action: 'deny' }] });
+    const revoked = await revokeFlows(conntrack, [access]);
+    expect(revoked).toHaveLength(1000);
+    expect(revoked).not.toContainEqual(allowed);
+    expect(removed).toEqual([refused[0]]);
   });
 });

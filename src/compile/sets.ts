@@ -16,12 +16,15 @@ export type ExistingSets = ReadonlyMap<string, Family>;
 
 const memo = new WeakMap<Policy, { signature: string; policy: Policy; notes: string[] }>();
 
-function usesForeignSets(policy: Policy): boolean {
+/** The names of the ipsets other tools keep that the policy matches on. */
+export function foreignSetNames(policy: Policy): string[] {
   const all = [...policy.rules.flatMap((r) => r.from), ...(policy.egress ?? []).flatMap((r) => r.to),
     ...(policy.host?.manage?.input ?? []).flatMap((r) => r.from),
     ...Object.values(policy.labels?.zones ?? {}).flat()];
-  return all.some((m) => m.set !== undefined && m.setFamily === undefined);
+  return [...new Set(all.flatMap((m) => (m.set !== undefined && m.setFamily === undefined ? [m.set] : [])))];
 }
+
+const usesForeignSets = (policy: Policy): boolean => foreignSetNames(policy).length > 0;
 
 export function withExistingSets(policy: Policy, sets: ExistingSets | undefined): { policy: Policy; notes: string[] } {
   if (!usesForeignSets(policy)) return { policy, notes: [] };

@@ -37,6 +37,9 @@ export interface DaemonConfig {
   readonly canaryMs: number;
 }
 
+/** How often a missing ipset the policy names is looked for. */
+const SETS_WATCH_MS = 2000;
+
 /** What asked for a policy reload, named in the log. */
 export type ReloadTrigger = 'SIGHUP' | 'file change';
 
@@ -112,6 +115,12 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
   // A reconnected stream means Docker is back: its resync cuts a retry backoff short.
   const events = watchEvents(c.dockerEvents, c.log, (reason) => scheduler.trigger(reason, { urgent: reason === 'docker-connected' }));
   const resync = setInterval(() => scheduler.trigger('resync'), c.resyncMs);
+  // A ban list named by the policy but not there yet comes in soon after its tool creates it.
+  const setsWatch = setInterval(() => {
+    if (reconciler.applying) return;
+    reconciler.missingSetAppeared().then((appeared) => { if (appeared) scheduler.trigger('ipset-appeared'); })
+      .catch((e: Error) => c.log.warn({ err: e.message }, 'cannot list ipsets'));
+  }, SETS_WATCH_MS);
   watchdog = startWatchdog({
     iptables: c.iptables, log: c.log, desired: () => reconciler.state.desired, busy: () => reconciler.applying,
     onDrift: (reason) => scheduler.trigger(reason, { urgent: true }), canaryMs: c.canaryMs, readbackMs: c.readbackMs,
@@ -123,6 +132,7 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
     reload,
     stop() {
       clearInterval(resync);
+      clearInterval(setsWatch);
       if (cleanup) clearTimeout(cleanup);
       events.stop();
       watchdog.stop();

@@ -6,6 +6,7 @@
  */
 import { compile, DEFAULT_OPTIONS, type Compiled } from '../compile/index.js';
 import { CompileCache } from '../compile/cache.js';
+import { foreignSetNames } from '../compile/sets.js';
 import { applyIncremental, applyRuleset, assumedAfter, withoutProtocol, type ApplyResult, type Assumed } from '../dataplane/apply.js';
 import type { Conntrack } from '../dataplane/conntrack.js';
 import type { KernelState } from '../dataplane/kernel.js';
@@ -306,6 +307,19 @@ export class Reconciler {
     const listed = await this.deps.ipset.list();
     this.sets = { policy: this.state.policy, listed };
     return listed;
+  }
+
+  /**
+   * A set the policy names that did not exist at the last listing (fail2ban not started
+   * yet) may have appeared since: the rules that use it are due then. Costs one `ipset
+   * list` while such a set is missing, nothing otherwise.
+   */
+  async missingSetAppeared(): Promise<boolean> {
+    if (!this.deps.ipset || !this.sets) return false;
+    const missing = foreignSetNames(this.state.policy).filter((name) => !this.sets!.listed.has(name));
+    if (missing.length === 0) return false;
+    const listed = await this.deps.ipset.list();
+    return missing.some((name) => listed.has(name));
   }
 
   /** Own sets are verified (ipset save) except on the hot path when the policy's sets are those last loaded. */

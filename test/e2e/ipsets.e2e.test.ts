@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
-import { dockward, eventually, scratch } from './dockward.js';
+import { dockward, eventually, scratch, startDockward } from './dockward.js';
 
 const EXT = LAB_ADDR.external.host;
 const GOOD = LAB_ADDR.external.client;
@@ -50,6 +50,25 @@ describe('ipset zones', () => {
     await lab.inHost('ipset', ['add', 'f2b-lab', BANNED]);
     expect(await apply(BANS)).toBe('');
     expect(await Promise.all([get(GOOD), get(BANNED)])).toEqual(['web', null]);
+  });
+
+  it('under dockward run, a set created later is taken in within seconds, with no resync due', async () => {
+    const yaml = BANS.replace('f2b-lab', 'f2b-late');
+    const d = startDockward(lab, ['--policy', files.policy('late.yaml', yaml), '--state-dir', files.dir, '--resync-interval', '600']);
+    try {
+      await d.waitForLog((r) => r.msg === 'applied');
+      expect(await Promise.all([get(GOOD), get(BANNED)])).toEqual(['web', 'web']);
+      await lab.inHost('ipset', ['create', 'f2b-late', 'hash:ip']);
+      await lab.inHost('ipset', ['add', 'f2b-late', BANNED]);
+      const ms = await eventually(async () => (await get(BANNED)) === null, 4000);
+      expect(await get(GOOD), 'the rest of the link still gets in').toBe('web');
+      console.log(`a ban list created under dockward run refused its source after ${ms} ms`);
+    } finally {
+      expect(await d.stop()).toBe(0);
+      // Back to the rules the next tests start from; the set is free to go once no rule uses it.
+      await apply(BANS);
+      await lab.inHost('ipset', ['destroy', 'f2b-late'], { reject: false });
+    }
   });
 
   it('a banned source is refused before the rule that admits its link, and admitted once unbanned, without a re-apply', async () => {

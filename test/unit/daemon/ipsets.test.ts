@@ -51,6 +51,24 @@ describe('reconciler with ipsets', () => {
     expect(await saved(ipt)).toContain('--match-set f2b-sshd src');
   });
 
+  it('tells when a missing set has appeared, and lists nothing while none is missing', async () => {
+    const ipt = new FakeIptables();
+    const ipset = new FakeIpset();
+    let listings = 0;
+    const counting: Ipset = { ...ipset, list: async () => { listings++; return ipset.list(); },
+      members: (n) => ipset.members(n), restore: (t) => ipset.restore(t), destroy: (n) => ipset.destroy(n) };
+    const r = new Reconciler({ readInventory: async () => inv, iptables: ipt, log, ipset: counting }, POLICY);
+    await r.reconcile(['start']);
+    expect(await r.missingSetAppeared()).toBe(false);
+    ipset.sets.set('f2b-sshd', 'ipv4');
+    expect(await r.missingSetAppeared()).toBe(true);
+    await r.reconcile(['ipset-appeared']);
+    expect(await saved(ipt)).toContain('--match-set f2b-sshd src');
+    const before = listings;
+    expect(await r.missingSetAppeared()).toBe(false);
+    expect(listings, 'no set missing: no ipset command').toBe(before);
+  });
+
   it('loads its own set once, before the rules, and leaves an unchanged one alone', async () => {
     const ipt = new FakeIptables();
     const ipset = new FakeIpset();

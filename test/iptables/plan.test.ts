@@ -12,6 +12,7 @@ import { saved, withNetns } from '../helpers/netns.js';
 
 const NET_ID = 'a1'.repeat(32);
 const WEB_ID = 'd4'.repeat(32);
+const IMAGE_ID = `sha256:${'f'.repeat(64)}`;
 
 /** The answers of a 20.10 dockerd with one network and one container publishing 443 and 8080:80. */
 const ROUTES: Record<string, unknown> = {
@@ -22,13 +23,15 @@ const ROUTES: Record<string, unknown> = {
   }],
   '/containers/json': [{ Id: WEB_ID, Names: ['/web'], State: 'running' }],
   [`/containers/${WEB_ID}/json`]: {
-    Id: WEB_ID, Name: '/web', Image: 'sha256:' + 'f'.repeat(64), State: { Status: 'running', Running: true },
+    Id: WEB_ID, Name: '/web', Image: IMAGE_ID, State: { Status: 'running', Running: true },
     HostConfig: { NetworkMode: 'default', Links: null }, Config: { Image: 'dwlab/busybox:1', Labels: {}, ExposedPorts: { '80/tcp': {} } },
     NetworkSettings: {
       Ports: { '443/tcp': [{ HostIp: '0.0.0.0', HostPort: '443' }], '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }, { HostIp: '::', HostPort: '8080' }] },
       Networks: { bridge: { NetworkID: NET_ID, IPAddress: '172.17.0.2', Gateway: '172.17.0.1', GlobalIPv6Address: '' } },
     },
   },
+  // dockward tells a container's own labels from its image's.
+  [`/images/${IMAGE_ID}/json`]: { Id: IMAGE_ID, Config: { Labels: null } },
 };
 
 let server: Server;

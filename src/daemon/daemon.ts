@@ -46,7 +46,8 @@ export type ReloadTrigger = 'SIGHUP' | 'file change';
 export interface Daemon {
   readonly reconciler: Reconciler;
   reload(trigger: ReloadTrigger): Promise<void>;
-  stop(): void;
+  /** Stops every trigger and waits for an apply under way to end. */
+  stop(): Promise<void>;
 }
 
 function statusOf(r: Reconciler, backend: string, startedAt: string): StatusRecord {
@@ -130,14 +131,14 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
   return {
     reconciler,
     reload,
-    stop() {
+    async stop() {
       clearInterval(resync);
       clearInterval(setsWatch);
       if (cleanup) clearTimeout(cleanup);
       events.stop();
       watchdog.stop();
       fileWatch.stop();
-      scheduler.stop();
+      await scheduler.stop();
     },
   };
 }

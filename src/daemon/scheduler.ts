@@ -55,6 +55,7 @@ export class Scheduler {
   private retryMs = 0;
   private pauseMs = 0;
   private stopped = false;
+  private current: Promise<unknown> | undefined;
 
   constructor(
     private readonly run: Run,
@@ -81,9 +82,11 @@ export class Scheduler {
     }
   }
 
-  stop(): void {
+  /** No run starts after this; resolves once a run under way has ended (a flush after it must not be undone). */
+  async stop(): Promise<void> {
     this.stopped = true;
     this.clearTimers();
+    await this.current;
   }
 
   get busy(): boolean {
@@ -126,7 +129,8 @@ export class Scheduler {
     this.running = true;
     let ok = false;
     try {
-      ok = await this.run(reasons);
+      this.current = this.run(reasons).catch(() => false);
+      ok = (await this.current) === true;
     } finally {
       this.running = false;
     }

@@ -35,7 +35,7 @@ export async function run(request: Request): Promise<number> {
   });
   process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
   const signal = await stopped;
-  daemon.stop();
+  await daemon.stop();
   if (request.flushOnExit) {
     for (const family of ['ipv4', 'ipv6'] as const) await flushFamily(ipt, family);
     log.info({ signal }, 'stopped; rules removed (--flush-on-exit)');

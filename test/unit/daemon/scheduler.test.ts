@@ -174,3 +174,26 @@ describe('scheduler', () => {
     expect(runs).toEqual([['start'], ['resync', 'drift']]);
   });
 });
+
+describe('stopping', () => {
+  it('waits for a run under way, and starts none after', async () => {
+    let release: () => void = () => undefined;
+    const runs: string[][] = [];
+    const s = new Scheduler(async (reasons) => {
+      runs.push([...reasons]);
+      await new Promise<void>((r) => { release = r; });
+      return true;
+    });
+    s.trigger('start');
+    s.trigger('docker:start');
+    let stopped = false;
+    const stopping = s.stop().then(() => { stopped = true; });
+    await tick();
+    expect(stopped, 'the run under way has not ended yet').toBe(false);
+    release();
+    await stopping;
+    s.trigger('resync', { urgent: true });
+    await tick();
+    expect(runs).toEqual([['start']]);
+  });
+});

@@ -120,7 +120,8 @@ describe('dockward run while Docker goes away', () => {
         expect(d.logs().some((r) => r.msg.startsWith('docker unreachable, rules in force kept'))).toBe(true);
         const applies = d.logs().filter((r) => r.msg === 'applied');
         const unasked = applies.filter((r) => !/^\["(start|wiped:[^"]*)"\]$/.test(JSON.stringify(r['reasons'])));
-        expect(unasked.map((r) => `${JSON.stringify(r['reasons'])} ${JSON.stringify(r['changes'])}`), 'only the start and the repair change anything').toEqual([]);
+        const described = unasked.map((r) => `${JSON.stringify(r['reasons'])} ${JSON.stringify(r['changes'])}`);
+        expect(described, `only the start and the repair change anything: ${described.join('; ')}`).toEqual([]);
       } finally {
         if (mode === 'stopped') await lab.dockerd.start();
         else lab.dockerd.resume();

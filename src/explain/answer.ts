@@ -42,7 +42,7 @@ export function isRouted(p: Publication): boolean {
   return p.bridge.gatewayMode === 'routed';
 }
 
-/** A binding on the host's loopback (127.0.0.1, ::1): only the host itself can dial it. */
+/** A binding on the host's loopback (127.0.0.1, ::1): only the host itself can dial it (unless routed, where the host address plays no part). */
 export function isLoopback(b: Binding): boolean {
   return b.hostIp !== undefined && (inCidr(b.hostIp, '127.0.0.0/8') || inCidr(b.hostIp, '::1/128'));
 }
@@ -64,9 +64,14 @@ function pathStep(s: Step): PathStep {
   };
 }
 
+/** Source NAT on the way out carries the note of why it is there (a container's outbound traffic), not a decision about this connection. */
+const NOT_DECISIONS = new Set(['SNAT', 'MASQUERADE']);
+
 function lastPolicyDecider(t: Trace, ctx: BindingContext): Decider | undefined {
   for (let i = t.steps.length - 1; i >= 0; i--) {
-    const d = ruleDecider(t.steps[i]?.rule, ctx.networks);
+    const rule = t.steps[i]?.rule;
+    if (!rule || NOT_DECISIONS.has(rule.target.kind)) continue;
+    const d = ruleDecider(rule, ctx.networks);
     if (d) return d;
   }
   return undefined;
@@ -151,7 +156,7 @@ const EXPECTED: Readonly<Record<Action, string>> = { allow: 'delivered', deny: '
  * line covering that source says. A disagreement is a bug in dockward: say so loudly.
  */
 export function checkLines(ctx: BindingContext): string[] {
-  if (isLoopback(ctx.binding)) return checkLoopback(ctx);
+  if (isLoopback(ctx.binding) && !isRouted(ctx.publication)) return checkLoopback(ctx);
   const problems: string[] = [];
   for (const line of ctx.lines) {
     const address = line.source.cidr?.split('/')[0] ?? STAND_IN_SOURCE[ctx.ruleset.family];

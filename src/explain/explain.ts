@@ -127,7 +127,7 @@ const LOOPBACK_SUMMARY: Readonly<Record<Family, string>> = {
 function bindingViews(view: FamilyView, pub: Publication, asked: Asked): BindingView[] {
   const rules = rulesFor(asked.policy, pub.container);
   return pub.bindings.map((binding) => {
-    const loopback = isLoopback(binding);
+    const loopback = isLoopback(binding) && !isRouted(pub);
     const lines = loopback ? [] : accessLines(rules, asked.policy.defaults.published, binding, view.ruleset.family, view.networks);
     const ctx: BindingContext = {
       ruleset: view.ruleset, host: view.host, hostAddresses: asked.host, publication: pub, binding, lines,

@@ -19,7 +19,7 @@ const routedNet = network(2, { options: { 'com.docker.network.bridge.gateway_mod
 const appnet = network(3);
 const local = container(1, bridge, [tcp(8081, 81, '127.0.0.1')], { name: 'local' });
 const routed = container(2, routedNet, [tcp(8080, 80)], { name: 'routed' });
-const web = container(3, appnet, [tcp(8443, 443)], { name: 'web' });
+const web = container(3, appnet, [tcp(8443, 443), tcp(8444, 443)], { name: 'web' });
 const INVENTORY = inventory([bridge, routedNet, appnet], [local, routed, web]);
 
 const POLICY = policy(`version: 1
@@ -28,6 +28,7 @@ rules:
   - { name: no-containers, ports: [8443], from: [172.17.0.0/16], action: reject }
   - { name: outside, from: [zone:ext], action: allow }
   - { name: pest, from: [198.51.100.9], action: reject }
+  - { name: bridge-in, ports: [8444], from: [network:bridge], action: allow }
 zones:
   ext: { interfaces: [ext0] }
 `);
@@ -71,6 +72,12 @@ describe('a port published on a routed network', () => {
     expect(ask('routed', '198.51.100.9@eth7').bindings[0]?.answer).toMatchObject({ destination: '172.18.0.3', port: 80, allowed: false, verdict: 'rejected', decidedBy: { kind: 'rule', index: 2 } });
     expect(ask('routed', '192.0.2.77@eth7').bindings[0]?.answer).toMatchObject({ allowed: false, verdict: 'dropped', decidedBy: { kind: 'default' } });
     expect(ask('routed', 'host').bindings[0]?.answer).toMatchObject({ destination: '172.18.0.3', port: 80, allowed: true });
+    // Routed ignores the host address, loopback too: the container's address is dialled.
+    const onLoopback = inventory([routedNet], [container(2, routedNet, [tcp(8082, 82, '127.0.0.1')], { name: 'routed' })]);
+    const lo = ask('routed', '198.51.100.7@ext0', { inventory: onLoopback });
+    expect(bugs(lo.warnings)).toEqual([]);
+    expect(lo.bindings[0]).toMatchObject({ lines: expect.arrayContaining([expect.anything()]), answer: { destination: '172.18.0.3', port: 82, allowed: true } });
+    expect(lo.bindings[0]?.loopback).toBeUndefined();
     expect(renderText(ask('routed'))).toContain("80/tcp at 172.18.0.3 (routed network net2: no NAT, clients dial the container's address; host port 8080 is not used) → routed:80: ");
   });
 });
@@ -115,6 +122,9 @@ describe('a reject for a container dialling a published port through a host addr
     expect(e.bindings[0]?.answer).toMatchObject({ allowed: false, verdict: 'dropped', rejectUnseen: 'tcp-reset', decidedBy: { kind: 'rule', index: 0 } });
     expect(e.bindings[0]?.answer?.rejectWith).toBeUndefined();
     expect(renderText(e)).toContain('from 172.17.0.9 on docker0 to 172.17.0.1:8443: refused (dropped: a container gets no reset here, see README Limitations) by rules[0] no-containers');
+    // The positive control: the same container through the same address to a port it may use, named by its rule
+    // (not by the masquerade on its way out of its bridge).
+    expect(e.bindings[1]?.answer).toMatchObject({ destination: '172.17.0.1', port: 8444, allowed: true, decidedBy: { kind: 'rule', index: 3, name: 'bridge-in' } });
     // The same rule for a source outside: a reset it does see.
     expect(ask('web', '172.17.0.9@ext0').bindings[0]?.answer).toMatchObject({ verdict: 'rejected', rejectWith: 'tcp-reset', decidedBy: { kind: 'rule', index: 0 } });
     expect(ask('web', '198.51.100.9@eth7').bindings[0]?.answer).toMatchObject({ verdict: 'rejected', rejectWith: 'tcp-reset', decidedBy: { kind: 'rule', index: 2 } });

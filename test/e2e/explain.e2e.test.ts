@@ -74,13 +74,16 @@ const ip: Record<string, string> = {};
 beforeAll(async () => {
   lab = await startLab();
   await lab.docker(['network', 'create', 'appnet']);
+  // Routed (Docker 28's gateway mode; 20.10 stores the option, dockward acts on it): no NAT, clients dial the container.
+  await lab.docker(['network', 'create', '-o', 'com.docker.network.bridge.gateway_mode_ipv4=routed', '--subnet', '172.40.0.0/16', 'rnet']);
   await Promise.all([
+    lab.runHttp('rweb', { network: 'rnet', publish: ['8090:80'] }),
     lab.runHttp('web', { ports: [443], publish: ['443:443', '8080:80'] }),
     lab.runHttp('alt', { network: 'appnet', ports: [443], publish: ['10443:443', `${I.host}:8081:80`], labels: { 'dockward.rules': `allow 10443 from ${E.client}` } }),
     lab.runUdpEcho('echo', { network: 'appnet', publish: ['5353:5353/udp'] }),
   ]);
   gateway = (await lab.docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'bridge'])) || '172.17.0.1';
-  for (const name of ['web', 'alt', 'echo']) ip[name] = await lab.containerIp(name);
+  for (const name of ['web', 'alt', 'echo', 'rweb']) ip[name] = await lab.containerIp(name);
   for (const port of [8000, 8001]) servers.push(await lab.serveHttpInClient('external', port));
   servers.push(await lab.serveHttpInClient(lab.hostNs, 8002));
   const applied = await dockward(lab, ['apply', '--policy', files.policy('policy.yaml', POLICY)]);
@@ -232,6 +235,24 @@ describe('explain --from agrees with real connections', () => {
     // The positive control: the same container, the same host address, the port it may use.
     expect(await probe(allowed)).toEqual({ body: 'web', tcp: 'connected' });
     expect(await probe(refused)).toEqual({ body: null, tcp: TCP_OUTCOME[refused.verdict] });
+  });
+
+  it('a routed network\'s port: explain dials the container\'s own address and port, as clients do, and agrees with them', async () => {
+    const cells = await Promise.all(SOURCES.filter((s) => s.ns !== 'host').map(async (s) => {
+      const e = await explainFrom('rweb', s.from);
+      expect(e.warnings, `rweb from ${s.label}`).toEqual([]);
+      const a = e.bindings[0]?.answer;
+      if (!a) throw new Error(`explain rweb --from ${s.from}: no answer`);
+      expect([a.destination, a.port]).toEqual([ip.rweb, 80]);
+      const [body, tcp] = await Promise.all([lab.http(s.ns, `http://${a.destination}:${a.port}/`, { source: s.source! }), lab.tcpReset(s.ns, a.destination, a.port, { source: s.source! })]);
+      return { label: s.label, said: `${a.verdict} ${decider(a.decidedBy)}`, allowed: a.allowed, answered: body === 'rweb', tcp, expected: TCP_OUTCOME[a.verdict] };
+    }));
+    for (const c of cells) {
+      expect(c.answered, `rweb from ${c.label}: explain says ${c.said}`).toBe(c.allowed);
+      expect(c.tcp, `rweb from ${c.label}: explain says ${c.said}`).toBe(c.expected);
+    }
+    // An allowed and a refused cell: the agreement is not two silences.
+    expect(Object.fromEntries(cells.map((c) => [c.label, c.said]))).toEqual({ 'external .2': 'dropped default', 'external .3': 'dropped default', internal: 'delivered rules[6]' });
   });
 
   it('names the chains that are live in each table, and refuses an unknown container with close names', async () => {

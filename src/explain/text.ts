@@ -58,7 +58,7 @@ function outcome(a: Answer): string {
   switch (a.verdict) {
     case 'delivered': return a.allowed ? `allowed${by}: delivered to ${to}` : `not to this container: delivered to ${to}${by}`;
     case 'dropped': return a.rejectUnseen
-      ? `refused (dropped: a container gets no reset here, see README Limitations)${by}: the ${a.rejectUnseen} leaves by the bridge port before NAT puts back the address it dialled, so it sees a timeout`
+      ? `refused (dropped: a container gets no reset here, see README Limitations)${by}: the kernel sends the ${a.rejectUnseen} out of the bridge port before NAT puts back the address the container dialled, so the container sees a timeout`
       : `refused: dropped${by}`;
     case 'rejected': return `refused: rejected with ${a.rejectWith ?? 'an error'}${by}`;
     case 'host': return 'not translated: reaches the host itself, not a container (dockerd listens there)';

@@ -37,7 +37,18 @@ function firstMatching(lines: readonly AccessLine[], address: string, iface: str
     && (l.source.iface === undefined || ifaceMatches(l.source.iface, iface)));
 }
 
+/** A routed network (gateway_mode routed) translates nothing: clients dial the container's own address and port. */
+export function isRouted(p: Publication): boolean {
+  return p.bridge.gatewayMode === 'routed';
+}
+
+/** A binding on the host's loopback (127.0.0.1, ::1): only the host itself can dial it (unless routed, where the host address plays no part). */
+export function isLoopback(b: Binding): boolean {
+  return b.hostIp !== undefined && (inCidr(b.hostIp, '127.0.0.0/8') || inCidr(b.hostIp, '::1/128'));
+}
+
 function destinationFor(ctx: BindingContext, source: Source): string {
+  if (isRouted(ctx.publication)) return ctx.publication.address;
   if (ctx.binding.hostIp) return ctx.binding.hostIp;
   // The host dialling one of its own addresses: the one it was asked about.
   if (source.iface === FROM_HOST && source.address) return source.address;
@@ -53,9 +64,14 @@ function pathStep(s: Step): PathStep {
   };
 }
 
+/** Source NAT on the way out carries the note of why it is there (a container's outbound traffic), not a decision about this connection. */
+const NOT_DECISIONS = new Set(['SNAT', 'MASQUERADE']);
+
 function lastPolicyDecider(t: Trace, ctx: BindingContext): Decider | undefined {
   for (let i = t.steps.length - 1; i >= 0; i--) {
-    const d = ruleDecider(t.steps[i]?.rule, ctx.networks);
+    const rule = t.steps[i]?.rule;
+    if (!rule || NOT_DECISIONS.has(rule.target.kind)) continue;
+    const d = ruleDecider(rule, ctx.networks);
     if (d) return d;
   }
   return undefined;
@@ -75,6 +91,17 @@ function decidedBy(t: Trace, ctx: BindingContext): Decider | undefined {
   return line ? lineDecider(line) : undefined;
 }
 
+/**
+ * A TCP reset that filter FORWARD sends for a translated connection from a container (it
+ * came in through a bridge port) leaves straight out of that port, before NAT can put back
+ * the address the container dialled: the container's stack ignores it and sees a timeout.
+ */
+function resetLost(t: Trace, ctx: BindingContext): boolean {
+  const v = t.verdict;
+  return v.kind === 'rejected' && v.with === 'tcp-reset' && v.step.table === 'filter' && t.dnat !== undefined
+    && ctx.host.bridges.some((b) => b.iface === t.packet.inIface);
+}
+
 function reachesBinding(t: Trace, ctx: BindingContext): boolean {
   const v = t.verdict;
   return v.kind === 'delivered' && inCidr(v.address, ctx.publication.address) && v.port === ctx.binding.containerPort;
@@ -84,10 +111,11 @@ function answerOf(t: Trace, ctx: BindingContext): Answer {
   const v = t.verdict;
   const decider = decidedBy(t, ctx);
   const iface = t.packet.inIface === UNNAMED_IFACE ? null : t.packet.inIface;
+  const lost = resetLost(t, ctx);
   return {
     source: t.packet.source, iface, destination: t.packet.destination, port: t.packet.dport,
-    allowed: reachesBinding(t, ctx), verdict: v.kind,
-    ...(v.kind === 'rejected' ? { rejectWith: v.with } : {}),
+    allowed: reachesBinding(t, ctx), verdict: lost ? 'dropped' : v.kind,
+    ...(v.kind === 'rejected' ? (lost ? { rejectUnseen: v.with } : { rejectWith: v.with }) : {}),
     ...(v.kind === 'delivered' ? { deliveredTo: { address: v.address, port: v.port, ...nameOf(ctx, v.address) } } : {}),
     ...(decider ? { decidedBy: decider } : {}),
     path: t.steps.map(pathStep),
@@ -104,7 +132,7 @@ function traceFrom(ctx: BindingContext, source: Source): Trace {
   const destination = destinationFor(ctx, source);
   const b = ctx.binding;
   return trace(ctx.ruleset, {
-    family: ctx.ruleset.family, protocol: b.protocol, destination, dport: b.hostPort,
+    family: ctx.ruleset.family, protocol: b.protocol, destination, dport: isRouted(ctx.publication) ? b.containerPort : b.hostPort,
     // The host sends from the address it dials, as the kernel picks it for a local destination.
     source: source.address ?? destination, inIface: source.iface ?? UNNAMED_IFACE,
   }, ctx.host);
@@ -128,6 +156,7 @@ const EXPECTED: Readonly<Record<Action, string>> = { allow: 'delivered', deny: '
  * line covering that source says. A disagreement is a bug in dockward: say so loudly.
  */
 export function checkLines(ctx: BindingContext): string[] {
+  if (isLoopback(ctx.binding) && !isRouted(ctx.publication)) return checkLoopback(ctx);
   const problems: string[] = [];
   for (const line of ctx.lines) {
     const address = line.source.cidr?.split('/')[0] ?? STAND_IN_SOURCE[ctx.ruleset.family];
@@ -141,4 +170,19 @@ export function checkLines(ctx: BindingContext): string[] {
     }
   }
   return problems;
+}
+
+/**
+ * A loopback binding is the host's alone: the policy's lines do not come into it, and a
+ * neighbour's packet to 127/8 must be dropped before anything else (raw's loopback guard).
+ * IPv6 needs no rule: the kernel itself never accepts ::1 from outside.
+ */
+function checkLoopback(ctx: BindingContext): string[] {
+  if (ctx.ruleset.family !== 'ipv4') return [];
+  const address = STAND_IN_SOURCE.ipv4;
+  const t = traceFrom(ctx, { address, iface: UNNAMED_IFACE, how: 'given' });
+  const got = reachesBinding(t, ctx) ? 'delivered' : t.verdict.kind;
+  if (got === 'dropped') return [];
+  return [`${ctx.binding.hostPort}/${ctx.binding.protocol}: the rules give "${got}" for ${address} dialling ${ctx.binding.hostIp ?? ''}, `
+    + 'but only the host itself may reach a loopback binding; this is a bug in dockward, please report it'];
 }

@@ -70,6 +70,11 @@ export function lineDecider(line: AccessLine): Decider {
   return placeDecider(r.name ? `${place}:${r.name}` : place) ?? { kind: 'dockward', note: place };
 }
 
+/** dockward's own rules a user meets in answers, in words. */
+const DOCKWARD_RULES: Readonly<Record<string, string>> = {
+  loopback: 'dockward\'s loopback rule (raw: nothing from outside the host reaches 127.0.0.0/8)',
+};
+
 export function deciderText(d: Decider): string {
   switch (d.kind) {
     case 'rule': {
@@ -80,7 +85,7 @@ export function deciderText(d: Decider): string {
     case 'host': return 'the host exemption (no host.toContainers rule decides: the host reaches containers, as with Docker)';
     case 'icc': return `ICC ${d.icc ? 'on' : 'off'} for network ${d.network} (${d.by === 'enable_icc' ? "Docker's enable_icc option" : `policy ${d.by}`})`;
     case 'isolation': return 'isolation between networks';
-    case 'dockward': return `dockward's "${d.note}" rule`;
+    case 'dockward': return DOCKWARD_RULES[d.note] ?? `dockward's "${d.note}" rule`;
   }
 }
 

@@ -15,8 +15,8 @@ import { connectionChain, egressChain, egressHostChain, hostChain } from '../com
 import type { Container, Inventory } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
 import type { Family, Ruleset, TableName } from '../ruleset/types.js';
-import { familyOfAddress, type HostView } from '../trace/index.js';
-import { ask, checkLines, hostAccess, type BindingContext } from './answer.js';
+import { familyOfAddress, inCidr, type HostView } from '../trace/index.js';
+import { ask, checkLines, hostAccess, isLoopback, isRouted, type BindingContext } from './answer.js';
 import type { NetworkNames } from './decider.js';
 import { findContainer } from './find.js';
 import { hostDirectOf } from './host-direct.js';
@@ -48,6 +48,8 @@ interface FamilyView {
   readonly model: Model;
   readonly host: HostView;
   readonly defaultDestination: string;
+  /** defaultDestination is a stand-in: the host has no address of the family a client could dial. */
+  readonly assumed: boolean;
   /** Network names → bridges, for `network:NAME` sources: the map compile builds from the same model. */
   readonly networks: ReadonlyMap<string, string>;
   readonly names: NetworkNames;
@@ -60,14 +62,26 @@ function familyView(ruleset: Ruleset, inventory: Inventory, policy: Policy, host
   const gateways = model.bridges.flatMap((b) => b.subnets.flatMap((s) => (s.gateway ? [s.gateway] : [])));
   const bound = model.publications.flatMap((p) => p.bindings.flatMap((b) => (b.hostIp ? [b.hostIp] : [])));
   const own = host.filter((h) => familyOfAddress(h.address) === family);
-  // A client dials an address of the host's own links, not a bridge's gateway, when it can.
-  const dialled = own.find((h) => !bridgeIfaces.has(h.iface) && isDialable(h.address))?.address
-    ?? gateways[0] ?? STAND_IN_HOST[family];
-  const localAddresses = [...new Set([...own.map((h) => h.address), ...gateways, ...bound, dialled])];
   const bridges = model.bridges.flatMap((b) => b.subnets.map((s) => ({ cidr: s.cidr, iface: b.iface })));
+  const containerSide = (h: HostAddress) => bridgeIfaces.has(h.iface) || DOCKER_BRIDGE.test(h.iface)
+    || gateways.includes(h.address) || bridges.some((b) => inCidr(h.address, b.cidr));
+  // A client dials an address of the host's own links, never a bridge's gateway; with none known, a stand-in, said so.
+  const link = own.find((h) => !containerSide(h) && isDialable(h.address))?.address;
+  const dialled = link ?? STAND_IN_HOST[family];
+  const localAddresses = [...new Set([...own.map((h) => h.address), ...gateways, ...bound, dialled])];
   const networks = new Map(model.bridges.map((b) => [b.name, b.iface]));
   const names = { bridges: model.bridges, overrides: policy.networks ?? [] };
-  return { ruleset, model, host: { localAddresses, bridges }, defaultDestination: dialled, networks, names };
+  return { ruleset, model, host: { localAddresses, bridges }, defaultDestination: dialled, assumed: link === undefined, networks, names };
+}
+
+/** Docker's bridges on this machine (an --inventory file may come from another): their addresses are no client's destination. */
+const DOCKER_BRIDGE = /^(docker\d+|br-[0-9a-f]{12})$/;
+
+/** When a `--from` answer dialled the stand-in host address, the reader must know it is one. */
+function assumedWarnings(views: readonly FamilyView[], bindings: readonly BindingView[]): string[] {
+  return views.filter((v) => v.assumed && bindings.some((b) => b.family === v.ruleset.family && b.answer?.destination === v.defaultDestination))
+    .map((v) => `this host has no ${v.ruleset.family === 'ipv4' ? 'IPv4' : 'IPv6'} address outside the container networks that a client could dial: `
+      + `traced as dialling ${v.defaultDestination}, a stand-in for one`);
 }
 
 function containerView(c: Container): ContainerView {
@@ -104,10 +118,17 @@ interface Asked {
   readonly warnings: string[];
 }
 
+/** Who may reach a loopback binding, in words: what a user reads instead of an access list. */
+const LOOPBACK_SUMMARY: Readonly<Record<Family, string>> = {
+  ipv4: "only the host itself: neighbours' packets to 127.0.0.0/8 are dropped in raw (dockward's loopback rule), so the policy's rules do not come into it",
+  ipv6: "only the host itself: the kernel takes ::1 from nobody else, so the policy's rules do not come into it",
+};
+
 function bindingViews(view: FamilyView, pub: Publication, asked: Asked): BindingView[] {
   const rules = rulesFor(asked.policy, pub.container);
   return pub.bindings.map((binding) => {
-    const lines = accessLines(rules, asked.policy.defaults.published, binding, view.ruleset.family, view.networks);
+    const loopback = isLoopback(binding) && !isRouted(pub);
+    const lines = loopback ? [] : accessLines(rules, asked.policy.defaults.published, binding, view.ruleset.family, view.networks);
     const ctx: BindingContext = {
       ruleset: view.ruleset, host: view.host, hostAddresses: asked.host, publication: pub, binding, lines,
       defaultDestination: view.defaultDestination, names: asked.names, networks: view.names,
@@ -119,7 +140,8 @@ function bindingViews(view: FamilyView, pub: Publication, asked: Asked): Binding
     return {
       family: view.ruleset.family, protocol: binding.protocol, ...(binding.hostIp ? { hostIp: binding.hostIp } : {}),
       hostPort: binding.hostPort, containerAddress: pub.address, containerPort: binding.containerPort,
-      summary: summary(views), lines: views, fromHost: hostAccess(ctx), ...(answer ? { answer } : {}),
+      ...(isRouted(pub) ? { routed: { network: pub.bridge.name } } : {}), ...(loopback ? { loopback: true as const } : {}),
+      summary: loopback ? LOOPBACK_SUMMARY[view.ruleset.family] : summary(views), lines: views, fromHost: hostAccess(ctx), ...(answer ? { answer } : {}),
     };
   });
 }
@@ -178,6 +200,6 @@ export function explain(declared: ExplainInput): Explanation {
   return {
     container: containerView(container), policy: input.policy.origin, ...(nothing ? { nothing } : {}),
     chains, bindings, ...paths, ...(source ? { from: source } : {}),
-    warnings: [...notes, ...asked.warnings, ...sourceWarnings(source, bindings)],
+    warnings: [...notes, ...asked.warnings, ...sourceWarnings(source, bindings), ...assumedWarnings(views, bindings)],
   };
 }

@@ -60,6 +60,12 @@ export interface Answer {
   readonly allowed: boolean;
   readonly verdict: TraceVerdict;
   readonly rejectWith?: string;
+  /**
+   * The reject the rules send that the source never sees (verdict "dropped"): a reset for a
+   * container's translated connection leaves by the bridge port before NAT restores the
+   * address it dialled (README, Limitations).
+   */
+  readonly rejectUnseen?: string;
   readonly deliveredTo?: { readonly address: string; readonly port: number; readonly container?: string };
   readonly decidedBy?: Decider;
   readonly path: readonly PathStep[];
@@ -75,9 +81,19 @@ export interface BindingView {
   readonly hostPort: number;
   readonly containerAddress: string;
   readonly containerPort: number;
+  /**
+   * On a routed network (gateway_mode routed): nothing is translated, clients dial the
+   * container's address and container port, and the host port is not used.
+   */
+  readonly routed?: { readonly network: string };
+  /**
+   * Bound to the host's loopback (127.0.0.1, ::1): only the host itself reaches it, so
+   * `lines` is empty (the policy's rules do not come into it).
+   */
+  readonly loopback?: true;
   /** The whole access list in one sentence. */
   readonly summary: string;
-  /** First match wins, top to bottom; the last line is the catch-all. */
+  /** First match wins, top to bottom; the last line is the catch-all. The host itself is not among them (see fromHost). */
   readonly lines: readonly LineView[];
   /** The host's own traffic (host processes, host-network containers), traced. */
   readonly fromHost: { readonly allowed: boolean; readonly decidedBy?: Decider };

@@ -28,6 +28,10 @@ function chainList(refs: readonly ChainRef[]): string {
 }
 
 function bindingHead(b: BindingView, name: string): string {
+  if (b.routed) {
+    const at = b.family === 'ipv4' ? b.containerAddress : `[${b.containerAddress}]`;
+    return `${b.containerPort}/${b.protocol} at ${at} (routed network ${printable(b.routed.network)}: no NAT, clients dial the container's address; host port ${b.hostPort} is not used) → ${printable(name)}:${b.containerPort}`;
+  }
   const where = b.hostIp ?? (b.family === 'ipv4' ? 'every host address' : 'every IPv6 host address');
   return `${b.hostPort}/${b.protocol} on ${where} → ${printable(name)}:${b.containerPort}`;
 }
@@ -39,9 +43,13 @@ function table(rows: readonly (readonly [string, string, string])[]): string[] {
 }
 
 function lineRows(b: BindingView): [string, string, string][] {
-  const rows: [string, string, string][] = b.lines.map((l, i) => [isAnyone(l) ? (i === 0 ? 'everyone' : 'everyone else') : l.source, l.action, deciderText(l.decidedBy)]);
-  rows.push(['the host itself', b.fromHost.allowed ? 'allow' : 'refused', b.fromHost.decidedBy ? deciderText(b.fromHost.decidedBy) : '']);
-  return rows;
+  return b.lines.map((l, i) => [isAnyone(l) ? (i === 0 ? 'everyone' : 'everyone else') : l.source, l.action, deciderText(l.decidedBy)]);
+}
+
+/** The host is not governed by `rules`: its line stands apart, before the list it is not part of. */
+function hostLine(b: BindingView): string {
+  const by = b.fromHost.decidedBy ? ` by ${deciderText(b.fromHost.decidedBy)}` : '';
+  return `  the host itself (not governed by rules): ${b.fromHost.allowed ? 'allow' : 'refused'}${by}`;
 }
 
 function outcome(a: Answer): string {
@@ -49,7 +57,9 @@ function outcome(a: Answer): string {
   const to = a.deliveredTo ? `${a.deliveredTo.container ? `${printable(a.deliveredTo.container)} ` : ''}${a.deliveredTo.address}:${a.deliveredTo.port}` : '';
   switch (a.verdict) {
     case 'delivered': return a.allowed ? `allowed${by}: delivered to ${to}` : `not to this container: delivered to ${to}${by}`;
-    case 'dropped': return `refused: dropped${by}`;
+    case 'dropped': return a.rejectUnseen
+      ? `refused (dropped: a container gets no reset here, see README Limitations)${by}: the kernel sends the ${a.rejectUnseen} out of the bridge port before NAT puts back the address the container dialled, so the container sees a timeout`
+      : `refused: dropped${by}`;
     case 'rejected': return `refused: rejected with ${a.rejectWith ?? 'an error'}${by}`;
     case 'host': return 'not translated: reaches the host itself, not a container (dockerd listens there)';
     case 'forwarded': return `not to this container: routed on to ${a.destination}`;
@@ -74,7 +84,8 @@ function answerLines(a: Answer): string[] {
 }
 
 function bindingLines(b: BindingView, name: string): string[] {
-  return ['', `${bindingHead(b, name)}: ${b.summary}`, '  first match wins:', ...table(lineRows(b)), ...(b.answer ? answerLines(b.answer) : [])];
+  const list = b.lines.length > 0 ? ['  other sources (the policy\'s rules), first match wins:', ...table(lineRows(b))] : [];
+  return ['', `${bindingHead(b, name)}: ${b.summary}`, hostLine(b), ...list, ...(b.answer ? answerLines(b.answer) : [])];
 }
 
 function pathRows(lines: readonly PathLine[]): string[] {

@@ -41,6 +41,8 @@ rules:
   - { name: no-lan-dns, ports: [5353/udp], from: [zone:office], action: deny }
   - { name: dns-reject, ports: [5353/udp], from: [${E.client}], action: reject }
   - { name: office, from: [zone:office] }
+  - { name: appnet-https, containers: web, ports: [443], from: [network:appnet] }
+  - { name: appnet-no-web, containers: web, ports: [8080], from: [network:appnet], action: reject }
 `;
 
 /** Who asks: where the probe runs, the address it sends from, and the same as explain's --from. */
@@ -72,13 +74,16 @@ const ip: Record<string, string> = {};
 beforeAll(async () => {
   lab = await startLab();
   await lab.docker(['network', 'create', 'appnet']);
+  // Routed (Docker 28's gateway mode; 20.10 stores the option, dockward acts on it): no NAT, clients dial the container.
+  await lab.docker(['network', 'create', '-o', 'com.docker.network.bridge.gateway_mode_ipv4=routed', '--subnet', '172.40.0.0/16', 'rnet']);
   await Promise.all([
+    lab.runHttp('rweb', { network: 'rnet', publish: ['8090:80'] }),
     lab.runHttp('web', { ports: [443], publish: ['443:443', '8080:80'] }),
     lab.runHttp('alt', { network: 'appnet', ports: [443], publish: ['10443:443', `${I.host}:8081:80`], labels: { 'dockward.rules': `allow 10443 from ${E.client}` } }),
     lab.runUdpEcho('echo', { network: 'appnet', publish: ['5353:5353/udp'] }),
   ]);
   gateway = (await lab.docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'bridge'])) || '172.17.0.1';
-  for (const name of ['web', 'alt', 'echo']) ip[name] = await lab.containerIp(name);
+  for (const name of ['web', 'alt', 'echo', 'rweb']) ip[name] = await lab.containerIp(name);
   for (const port of [8000, 8001]) servers.push(await lab.serveHttpInClient('external', port));
   servers.push(await lab.serveHttpInClient(lab.hostNs, 8002));
   const applied = await dockward(lab, ['apply', '--policy', files.policy('policy.yaml', POLICY)]);
@@ -209,6 +214,47 @@ describe('explain --from agrees with real connections', () => {
     });
   });
 
+  it('a container refused by reject through a host address sees a timeout, and explain says dropped', async () => {
+    const e = await explainFrom('web', ip.echo!);
+    const answer = (port: number) => {
+      const a = e.bindings.find((b) => b.hostPort === port && b.family === 'ipv4')?.answer;
+      if (!a) throw new Error(`explain web --from ${ip.echo}: no answer for ${port}/tcp`);
+      return a;
+    };
+    expect(e.warnings).toEqual([]);
+    const [allowed, refused] = [answer(443), answer(8080)];
+    expect(allowed).toMatchObject({ allowed: true, verdict: 'delivered', decidedBy: { kind: 'rule', place: 'rules[7]' } });
+    expect(refused).toMatchObject({ allowed: false, verdict: 'dropped', rejectUnseen: 'tcp-reset', decidedBy: { kind: 'rule', place: 'rules[8]' } });
+    const probe = async (a: typeof allowed) => {
+      const [body, tcp] = await Promise.all([
+        lab.http({ container: 'echo' }, `http://${a.destination}:${a.port}/`),
+        lab.tcpReset({ container: 'echo' }, a.destination, a.port),
+      ]);
+      return { body, tcp };
+    };
+    // The positive control: the same container, the same host address, the port it may use.
+    expect(await probe(allowed)).toEqual({ body: 'web', tcp: 'connected' });
+    expect(await probe(refused)).toEqual({ body: null, tcp: TCP_OUTCOME[refused.verdict] });
+  });
+
+  it('a routed network\'s port: explain dials the container\'s own address and port, as clients do, and agrees with them', async () => {
+    const cells = await Promise.all(SOURCES.filter((s) => s.ns !== 'host').map(async (s) => {
+      const e = await explainFrom('rweb', s.from);
+      expect(e.warnings, `rweb from ${s.label}`).toEqual([]);
+      const a = e.bindings[0]?.answer;
+      if (!a) throw new Error(`explain rweb --from ${s.from}: no answer`);
+      expect([a.destination, a.port]).toEqual([ip.rweb, 80]);
+      const [body, tcp] = await Promise.all([lab.http(s.ns, `http://${a.destination}:${a.port}/`, { source: s.source! }), lab.tcpReset(s.ns, a.destination, a.port, { source: s.source! })]);
+      return { label: s.label, said: `${a.verdict} ${decider(a.decidedBy)}`, allowed: a.allowed, answered: body === 'rweb', tcp, expected: TCP_OUTCOME[a.verdict] };
+    }));
+    for (const c of cells) {
+      expect(c.answered, `rweb from ${c.label}: explain says ${c.said}`).toBe(c.allowed);
+      expect(c.tcp, `rweb from ${c.label}: explain says ${c.said}`).toBe(c.expected);
+    }
+    // An allowed and a refused cell: the agreement is not two silences.
+    expect(Object.fromEntries(cells.map((c) => [c.label, c.said]))).toEqual({ 'external .2': 'dropped default', 'external .3': 'dropped default', internal: 'delivered rules[6]' });
+  });
+
   it('names the chains that are live in each table, and refuses an unknown container with close names', async () => {
     const e = await explainFrom('web', 'host');
     expect(e.chains.filter((c) => c.role === 'published').map((c) => c.table)).toEqual(['mangle', 'nat', 'filter']);
@@ -221,7 +267,10 @@ describe('explain --from agrees with real connections', () => {
     const text = await dockward(lab, ['explain', 'web', '--policy', files.policy('policy.yaml', POLICY)]);
     expect(text.stdout).toContain('443/tcp on every host address → web:443: allowed from zone:external (ext0) by rules[0] public-https; '
       + 'allowed from zone:partner (198.51.100.3/32) by rules[1] partner-tls; '
-      + 'allowed from zone:office (203.0.113.0/24 on int0, 198.51.100.0/24 on int0) by rules[6] office; everyone else: deny (defaults.published)');
+      + 'allowed from zone:office (203.0.113.0/24 on int0, 198.51.100.0/24 on int0) by rules[6] office; '
+      + `allowed from network:appnet (${await lab.docker(['network', 'inspect', '-f', 'br-{{printf "%.12s" .Id}}', 'appnet'])}) by rules[7] appnet-https; everyone else: deny (defaults.published)`);
+    // The host stands apart from the list it is not part of.
+    expect(text.stdout.split('\n').filter((l) => l.startsWith('  the host itself (not governed by rules): allow by the host exemption'))).toHaveLength(2);
     const unknown = await dockward(lab, ['explain', 'wbe']);
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr.trim()).toBe('dockward: no running container is named "wbe" or has an id starting with it; close names: web');

@@ -27,21 +27,21 @@ describe('explain', () => {
       chains (ipv4): published: mangle, nat, filter DOCKWARD-C-ALORLKHRTNJX67VQ
 
       443/tcp on every host address → web:443: allowed from zone:external (ext0) and 192.0.2.10 by rules[0] public-https; everyone else: deny (defaults.published)
-        first match wins:
+        the host itself (not governed by rules): allow by the host exemption (no host.toContainers rule decides: the host reaches containers, as with Docker)
+        other sources (the policy's rules), first match wins:
           zone:external (ext0)  allow  rules[0] public-https
           192.0.2.10            allow  rules[0] public-https
           everyone else         deny   defaults.published
-          the host itself       allow  the host exemption (no host.toContainers rule decides: the host reaches containers, as with Docker)
 
       10443/tcp on every host address → web:443: everyone: deny (defaults.published)
-        first match wins:
-          everyone         deny   defaults.published
-          the host itself  allow  the host exemption (no host.toContainers rule decides: the host reaches containers, as with Docker)
+        the host itself (not governed by rules): allow by the host exemption (no host.toContainers rule decides: the host reaches containers, as with Docker)
+        other sources (the policy's rules), first match wins:
+          everyone  deny  defaults.published
 
       5353/udp on 198.51.100.1 → web:53: everyone: allow by rules[2]
-        first match wins:
-          everyone         allow  rules[2]
-          the host itself  allow  the host exemption (no host.toContainers rule decides: the host reaches containers, as with Docker)
+        the host itself (not governed by rules): allow by the host exemption (no host.toContainers rule decides: the host reaches containers, as with Docker)
+        other sources (the policy's rules), first match wins:
+          everyone  allow  rules[2]
 
       outbound from 172.17.0.2 (network bridge), first match wins:
           anywhere else, other ports                 allow  defaults.outbound

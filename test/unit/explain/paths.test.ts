@@ -150,7 +150,7 @@ describe('explain names host.toContainers rules (05-host)', () => {
     expect(e.bindings[0]?.fromHost).toEqual({ allowed: true, decidedBy: { kind: 'rule', section: 'host.toContainers', index: 0, place: 'host.toContainers[0]', name: 'proxy' } });
     expect(e.bindings[0]?.answer).toMatchObject({ allowed: true, decidedBy: { place: 'host.toContainers[0]', name: 'proxy' } });
     expect(e.chains.filter((r) => r.role === 'from the host').map((r) => `${r.table} ${r.chain}`)).toEqual(['mangle DOCKWARD-H-ALORLKHRTNJX67VQ', 'filter DOCKWARD-H-ALORLKHRTNJX67VQ']);
-    expect(renderText(e)).toContain('the host itself  allow  host.toContainers[0] proxy');
+    expect(renderText(e)).toContain('the host itself (not governed by rules): allow by host.toContainers[0] proxy');
   });
 
   it('a refusal by a host rule is named by place and name, on the published and the direct way', () => {
@@ -159,7 +159,7 @@ describe('explain names host.toContainers rules (05-host)', () => {
     expect(e.bindings[0]?.fromHost).toEqual({ allowed: false, decidedBy: { kind: 'rule', section: 'host.toContainers', index: 0, place: 'host.toContainers[0]', name: 'no-admin' } });
     expect(e.bindings[0]?.answer).toMatchObject({ allowed: false, verdict: 'rejected', rejectWith: 'tcp-reset' });
     expect(said(e.hostDirect[0]!.lines)).toEqual(['8080/tcp: reject "host.toContainers[0]"', 'other ports: allow {"kind":"host"}']);
-    expect(renderText(e)).toContain('the host itself  refused  host.toContainers[0] no-admin');
+    expect(renderText(e)).toContain('the host itself (not governed by rules): refused by host.toContainers[0] no-admin');
   });
 
   it('db: reached directly on 5432 by the probe rule, refused elsewhere by the catch-all reject', () => {

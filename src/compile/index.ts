@@ -79,7 +79,7 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
   const published = publishedChains(model.publications, parts);
   const connections = connectionChains(policy, model.attachments, family, linkConnections(inventory));
   const fromHost = hostChains(policy, model.publications, model.attachments, family);
-  const egress = egressChains(policy, model.attachments, family);
+  const egress = egressChains(policy, model.attachments, family, cache?.of);
   const input = inputChains(policy, egress, model.bridges, family, networks);
   const perNetwork = networkChains(model.bridges, family, options.rejectMark, connections.bridges, (b) => outboundLines(b, egress, policy, family));
   const toPublished = rule([localDst], jump(PUBLISH));
@@ -108,7 +108,8 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
       ]),
     },
   };
-  return { ruleset: withLogging(ruleset, loggedNotes(policy)), model, access: published.access };
+  const logged = withLogging(ruleset, loggedNotes(policy));
+  return { ruleset: cache ? cache.reuse(logged) : logged, model, access: published.access };
 }
 
 /**

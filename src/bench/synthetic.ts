@@ -18,26 +18,29 @@ function network(i: number): Network {
   };
 }
 
-export function container(i: number): Container {
+export function container(i: number, ipv6 = true): Container {
   const net = network(i % NETWORKS);
   const host = Math.floor(i / NETWORKS) + 2;
   return {
     id: (i + 1).toString(16).padStart(64, '0'), name: `svc-${i}`, image: 'example/app:1',
     labels: i % 10 === 0 ? { tier: 'restricted' } : {}, networkMode: net.name,
-    endpoints: [{ networkId: net.id, networkName: net.name, ipv4: `10.${i % NETWORKS}.${host >> 8}.${host & 255}`, ipv6: `fd00:${i % NETWORKS}::${host.toString(16)}` }],
+    endpoints: [{ networkId: net.id, networkName: net.name, ipv4: `10.${i % NETWORKS}.${host >> 8}.${host & 255}`, ...(ipv6 ? { ipv6: `fd00:${i % NETWORKS}::${host.toString(16)}` } : {}) }],
     ports: [
       { protocol: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 10000 + 2 * i },
       { protocol: 'udp', containerPort: 53, hostIp: '0.0.0.0', hostPort: 10001 + 2 * i },
-      { protocol: 'tcp', containerPort: 80, hostIp: '::', hostPort: 10000 + 2 * i },
-      { protocol: 'udp', containerPort: 53, hostIp: '::', hostPort: 10001 + 2 * i },
+      ...(ipv6 ? [
+        { protocol: 'tcp', containerPort: 80, hostIp: '::', hostPort: 10000 + 2 * i },
+        { protocol: 'udp', containerPort: 53, hostIp: '::', hostPort: 10001 + 2 * i },
+      ] as const : []),
     ],
   };
 }
 
-export function syntheticInventory(count: number, first = 0): Inventory {
+/** `ipv6` false: IPv4 only, the shape the first benchmark used (with BASIC_POLICY_YAML). */
+export function syntheticInventory(count: number, ipv6 = true): Inventory {
   return {
     networks: Array.from({ length: NETWORKS }, (_, i) => network(i)),
-    containers: Array.from({ length: count }, (_, i) => container(first + i)),
+    containers: Array.from({ length: count }, (_, i) => container(i, ipv6)),
   };
 }
 
@@ -57,4 +60,14 @@ egress:
   - { name: no-mail, containers: { label: tier=restricted }, ports: [25/tcp], action: reject }
 connections:
   - { name: db, from: { label: tier=restricted }, to: "svc-1?", ports: [5432/tcp] }
+`;
+
+/** Source rules only: the policy the first benchmark used, for comparison. */
+export const BASIC_POLICY_YAML = `version: 1
+zones:
+  office: { sources: [198.51.100.0/24] }
+defaults: { published: allow }
+rules:
+  - { containers: { label: tier=restricted }, from: [zone:office, 192.0.2.7] }
+  - { containers: { label: tier=restricted }, action: reject }
 `;

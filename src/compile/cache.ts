@@ -30,14 +30,24 @@ function remembered(parts: ContainerParts): ContainerParts {
   return parts;
 }
 
-/** Plain data (rules, matches, targets) compared by value. */
+/** Plain data (rules, matches, targets) compared by value; no key lists built, this runs per rule. */
 function sameData(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  return ka.every((k) => sameData((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let keys = 0;
+  for (const k in x) {
+    if (!sameData(x[k], y[k])) return false;
+    keys++;
+  }
+  for (const _ in y) keys--;
+  return keys === 0;
 }
 
 function sameChain(a: Chain, b: Chain): boolean {
@@ -46,8 +56,8 @@ function sameChain(a: Chain, b: Chain): boolean {
 
 export class CompileCache {
   private entries = new WeakMap<Container, Map<string, unknown>>();
-  /** The last compile's chains, per family and table, by name. */
-  private chains = new Map<string, Chain>();
+  /** The last compile's chains, per family/table, by name. */
+  private chains = new Map<string, Map<string, Chain>>();
   private policy: Policy | undefined;
   private networks = '';
 
@@ -77,24 +87,27 @@ export class CompileCache {
 
   /** The ruleset with every chain equal to its predecessor replaced by that very object. */
   reuse(ruleset: Ruleset): Ruleset {
-    const next = new Map<string, Chain>();
     const tables = {} as Record<string, Tables[keyof Tables]>;
     for (const name of TABLE_ORDER) {
       const table = ruleset.tables[name];
+      const key = `${ruleset.family}/${name}`;
+      const last = this.chains.get(key) ?? new Map<string, Chain>();
       const chains = table.chains.map((chain) => {
-        const key = `${ruleset.family}/${name}/${chain.name}`;
-        const before = this.chains.get(key);
-        const kept = before !== undefined && (before === chain || sameChain(before, chain)) ? before : chain;
-        if (kept !== before) memoise([kept]);
+        const before = last.get(chain.name);
+        if (before === chain) return chain;
+        const kept = before !== undefined && sameChain(before, chain) ? before : chain;
+        if (kept === chain) {
+          memoise([chain]);
+          last.set(chain.name, chain);
+        }
         // A set chain's lines are met again even when the chain is not: the containers' own rules, mostly.
         if (kept.unordered) memoise(kept.rules);
-        next.set(key, kept);
         return kept;
       });
+      // Chains gone since (a container stopped): forget them.
+      this.chains.set(key, last.size > chains.length ? new Map(chains.map((c) => [c.name, c])) : last);
       tables[name] = { ...table, chains };
     }
-    for (const [key, chain] of this.chains) if (!key.startsWith(`${ruleset.family}/`)) next.set(key, chain);
-    this.chains = next;
     return { ...ruleset, tables: tables as unknown as Tables };
   }
 }

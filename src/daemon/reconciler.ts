@@ -127,7 +127,8 @@ export class Reconciler {
     this.state.lastApply = { at: this.now(), durationMs: this.now() - started, changes };
     Object.assign(this.state, { stats: compiled.stats, desired: applied });
     await this.kernelState(compiled.bridges);
-    await this.removeStaleSets(compiled);
+    // dockward's own sets come from the policy alone: a Docker event cannot make one stale (one exec less on the hot path).
+    if (!reasons.every((r) => r.startsWith('docker:'))) await this.removeStaleSets(compiled);
     await this.revoke(compiled);
     if (!inventory.fresh) return false;
     delete this.state.lastError;

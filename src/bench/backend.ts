@@ -1,95 +1,131 @@
 /**
- * One backend's figures, measured inside a private network namespace (the parent starts
- * this file under `unshare -n`, so the machine's own firewall is never touched):
- * full apply next to the bare iptables-restore of the same text, incremental applies
- * after one container starts or stops next to restoring that container's chains alone,
- * read-back, and the repair after a flush. Prints one JSON line per inventory size.
+ * One backend's figures at one inventory size, measured inside a private network namespace
+ * (the parent starts this file under `unshare -n`, so the machine's own firewall is never
+ * touched), in a fresh process per size:
+ *   - through the daemon's path (daemon-like.ts): a full resync, then events — one
+ *     container starting, then stopping, 50 times — from the event callback to the restores
+ *     returned, next to restoring that container's own chains alone; the deferred cleanup;
+ *     the repair after a flush, from the flush to the rules back; the process's RSS;
+ *   - full apply (as the daemon applies: save, plan, restore, verify; and without the
+ *     verify) next to the bare iptables-restore of the same text, rendered beforehand:
+ *     alternated, median of three each; read-back.
+ * Prints one JSON line.
  */
 import { execa } from 'execa';
-import { CompileCache } from '../compile/cache.js';
 import { compile, DEFAULT_OPTIONS } from '../compile/index.js';
-import { containerChain } from '../compile/names.js';
-import { applyIncremental, applyRuleset, assumedAfter, flushFamily, liveDrift } from '../dataplane/apply.js';
+import { connectionChain, containerChain, egressChain, egressHostChain, hostChain } from '../compile/names.js';
+import { applyRuleset, flushFamily, liveDrift } from '../dataplane/apply.js';
 import { systemIptables, type Backend, type Iptables } from '../dataplane/iptables.js';
 import type { Inventory } from '../inventory/types.js';
 import { parsePolicy } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
 import { renderChain } from '../ruleset/render.js';
 import { renderRuleset } from '../ruleset/plan.js';
-import type { Ruleset } from '../ruleset/types.js';
-import { BENCH_POLICY_YAML, container, syntheticInventory } from './synthetic.js';
-import { percentile, timed } from './stats.js';
+import { TABLE_ORDER, type Ruleset } from '../ruleset/types.js';
+import { DaemonLike } from './daemon-like.js';
+import { BENCH_IPSETS, BENCH_POLICY_YAML, BENCH_SET, container, syntheticInventory } from './synthetic.js';
+import { median, percentile, timed } from './stats.js';
 
 const EVENTS = 50;
+/** Stops between two cleanups: the daemon batches them (one 2 s after the last stop). */
+const CLEANUP_EVERY = 10;
+const OPTIONS = { ...DEFAULT_OPTIONS, ipsets: BENCH_IPSETS };
 
 async function flushAll(ipt: Iptables): Promise<void> {
   for (const family of ['ipv4', 'ipv6'] as const) await flushFamily(ipt, family);
 }
 
-async function restoreAll(ipt: Iptables, rulesets: readonly Ruleset[]): Promise<void> {
-  for (const r of rulesets) await ipt.restore(r.family, renderRuleset(r));
-}
-
-/** The floor of an incremental apply: one container's own chains restored alone, then removed (untimed). */
-async function oneContainerFloor(ipt: Iptables, ruleset: Ruleset, id: string): Promise<number> {
-  const name = containerChain(id);
-  const blocks = (['mangle', 'filter', 'nat'] as const).flatMap((table) => {
-    const chain = ruleset.tables[table].chains.find((c) => c.name === name);
-    return chain ? [`*${table}`, `:${name} - [0:0]`, ...renderChain(chain).lines, 'COMMIT'] : [];
+/** One container's own chains, in every table and family, as restore text per family (and the text that removes them). */
+function ownChains(rulesets: readonly Ruleset[], id: string) {
+  const names = new Set([containerChain(id), connectionChain(id), egressChain(id), egressHostChain(id), hostChain(id)]);
+  return rulesets.map((r) => {
+    const blocks = TABLE_ORDER.flatMap((table) => r.tables[table].chains.filter((c) => names.has(c.name)).map((c) => ({ table, chain: c })));
+    const text = (body: (c: (typeof blocks)[number]) => string[]) => TABLE_ORDER.flatMap((table) => {
+      const here = blocks.filter((b) => b.table === table);
+      return here.length === 0 ? [] : [`*${table}`, ...here.map((b) => `:${b.chain.name} - [0:0]`), ...here.flatMap(body), 'COMMIT'];
+    }).join('\n');
+    return { family: r.family, add: `${text((b) => [...renderChain(b.chain).lines])}\n`, remove: `${text((b) => [`-X ${b.chain.name}`])}\n` };
   });
-  const [, took] = await timed(() => ipt.restore('ipv4', `${blocks.join('\n')}\n`));
-  const cleanup = blocks.filter((l) => l.startsWith('*') || l.startsWith(':') || l === 'COMMIT')
-    .flatMap((l) => (l === 'COMMIT' ? [`-X ${name}`, 'COMMIT'] : [l]));
-  await ipt.restore('ipv4', `${cleanup.join('\n')}\n`);
-  return took;
 }
 
-async function incremental(ipt: Iptables, policy: Policy, base: Inventory, size: number) {
-  const cache = new CompileCache();
-  let assumed = assumedAfter(compile(base, policy, DEFAULT_OPTIONS, cache).rulesets[0]!);
-  const starts: number[] = [];
-  const stops: number[] = [];
-  const bytes: number[] = [];
-  const floors: number[] = [];
+/** The floor of an incremental apply: one container's own chains restored alone (both families, one after the other, as the daemon applies), then removed (untimed). */
+async function oneContainerFloor(ipt: Iptables, policy: Policy, base: Inventory, index: number): Promise<{ ms: number; bytes: number }> {
+  const other = container(index);
+  const { rulesets } = compile({ ...base, containers: [...base.containers, other] }, policy, OPTIONS);
+  const texts = ownChains(rulesets, other.id);
+  const [, ms] = await timed(async () => { for (const t of texts) await ipt.restore(t.family, t.add); });
+  for (const t of texts) await ipt.restore(t.family, t.remove);
+  return { ms, bytes: texts.reduce((n, t) => n + t.add.length, 0) };
+}
+
+async function daemonFigures(ipt: Iptables, policy: Policy, base: Inventory, size: number) {
+  await flushAll(ipt);
+  const daemon = new DaemonLike(ipt, policy, base);
+  const resync = await daemon.event('start');
+  const start: number[] = [], stop: number[] = [], cleanup: number[] = [], floor: number[] = [];
+  const bytes = { start: [] as number[], stop: [] as number[], cleanup: [] as number[], floor: [] as number[] };
   for (let k = 0; k < EVENTS; k++) {
     const extra = container(size + k);
-    const grown = { ...base, containers: [...base.containers, extra] };
-    for (const [inventory, times] of [[grown, starts], [base, stops]] as const) {
-      const [result, took] = await timed(async () => {
-        const ruleset = compile(inventory, policy, DEFAULT_OPTIONS, cache).rulesets[0]!;
-        const applied = await applyIncremental(ipt, ruleset, assumed);
-        assumed = assumedAfter(applied.applied, applied.live);
-        return applied;
-      });
-      times.push(took);
-      bytes.push(result.restoreBytes);
+    const on = await daemon.event(`docker:container:start:${extra.id}`, { ...base, containers: [...base.containers, extra] });
+    const off = await daemon.event(`docker:container:die:${extra.id}`, base);
+    start.push(on.ms); bytes.start.push(on.bytes);
+    stop.push(off.ms); bytes.stop.push(off.bytes);
+    if ((k + 1) % CLEANUP_EVERY === 0 && daemon.deferred) {
+      const c = await daemon.cleanup();
+      cleanup.push(c.ms); bytes.cleanup.push(c.bytes);
     }
-    // The floor: a container the incremental run never used, so its chains are referenced by nothing.
-    const other = container(size + EVENTS + k);
-    floors.push(await oneContainerFloor(ipt, compile({ ...base, containers: [...base.containers, other] }, policy).rulesets[0]!, other.id));
+    // A container the events never used, so its chains are referenced by nothing.
+    const f = await oneContainerFloor(ipt, policy, base, size + EVENTS + k);
+    floor.push(f.ms); bytes.floor.push(f.bytes);
   }
-  return { startP50: percentile(starts, 50), startP99: percentile(starts, 99), stopP50: percentile(stops, 50), stopP99: percentile(stops, 99),
-    bytesP50: percentile(bytes, 50), floorP50: percentile(floors, 50) };
+  const rssMB = process.memoryUsage().rss / 1e6;
+  const repair = await daemon.repairAfter(async () => {
+    await execa(`iptables-${ipt.backend}`, ['-F']);
+    await execa(`iptables-${ipt.backend}`, ['-t', 'nat', '-F']);
+  });
+  daemon.stop();
+  const p = (v: number[], q: number) => percentile(v, q);
+  return {
+    resync: resync.ms, rssMB, repair,
+    startP50: p(start, 50), startP99: p(start, 99), stopP50: p(stop, 50), stopP99: p(stop, 99), floorP50: p(floor, 50), floorP99: p(floor, 99),
+    cleanupP50: p(cleanup, 50), startBytes: p(bytes.start, 50), stopBytes: p(bytes.stop, 50), cleanupBytes: p(bytes.cleanup, 50), floorBytes: p(bytes.floor, 50),
+  };
+}
+
+/** Full apply next to its floor, alternating which goes first, median of three; the text is rendered before any timing. */
+async function fullFigures(ipt: Iptables, rulesets: readonly Ruleset[]) {
+  const texts = rulesets.map((r) => ({ family: r.family, text: renderRuleset(r) }));
+  const floor: number[] = [], verified: number[] = [], unverified: number[] = [], readback: number[] = [];
+  const runs: Record<string, () => Promise<void>> = {
+    floor: async () => { for (const t of texts) await ipt.restore(t.family, t.text); },
+    verified: async () => { for (const r of rulesets) await applyRuleset(ipt, r); },
+    unverified: async () => { for (const r of rulesets) await applyRuleset(ipt, r, Date.now, { verify: false }); },
+  };
+  const samples: Record<string, number[]> = { floor, verified, unverified };
+  for (let k = 0; k < 3; k++) {
+    const order = k % 2 === 0 ? ['floor', 'verified', 'unverified'] : ['unverified', 'verified', 'floor'];
+    for (const name of order) {
+      await flushAll(ipt);
+      samples[name]!.push((await timed(runs[name]!))[1]);
+    }
+    readback.push((await timed(async () => { for (const r of rulesets) await liveDrift(ipt, r); }))[1]);
+  }
+  await flushAll(ipt);
+  return { floor: median(floor), full: median(verified), fullNoVerify: median(unverified), readback: median(readback) };
 }
 
 async function measure(ipt: Iptables, size: number) {
   const parsed = parsePolicy(BENCH_POLICY_YAML, 'bench');
   if (!parsed.ok) throw new Error('bench policy invalid');
+  // The ipset zone's set, in this namespace only.
+  await execa('ipset', ['create', BENCH_SET, 'hash:net', 'family', 'inet', '-exist']);
   const inventory = syntheticInventory(size);
-  const { rulesets, stats } = compile(inventory, parsed.policy);
-  await flushAll(ipt);
-  const [, floor] = await timed(() => restoreAll(ipt, rulesets));
-  await flushAll(ipt);
-  const [, full] = await timed(async () => { for (const r of rulesets) await applyRuleset(ipt, r, Date.now, { verify: false }); });
-  const [, readback] = await timed(async () => { for (const r of rulesets) await liveDrift(ipt, r); });
-  const inc = await incremental(ipt, parsed.policy, inventory, size);
-  await execa(`iptables-${ipt.backend}`, ['-F']);
-  await execa(`iptables-${ipt.backend}`, ['-t', 'nat', '-F']);
-  const [, repair] = await timed(() => applyRuleset(ipt, rulesets[0]!));
-  await flushAll(ipt);
-  return { size, rules: stats.rules, floor, full, readback, repair, ...inc };
+  const { rulesets, stats } = compile(inventory, parsed.policy, OPTIONS);
+  const daemon = await daemonFigures(ipt, parsed.policy, inventory, size);
+  const full = await fullFigures(ipt, rulesets);
+  return { size, rules: stats.rules, ...full, ...daemon };
 }
 
-const [backend, ...sizes] = process.argv.slice(2);
+const [backend, size] = process.argv.slice(2);
 const ipt = systemIptables(backend as Backend);
-for (const size of sizes) console.log(JSON.stringify({ backend, ...(await measure(ipt, Number(size))) }));
+console.log(JSON.stringify({ backend, ...(await measure(ipt, Number(size))) }));

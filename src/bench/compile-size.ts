@@ -1,14 +1,22 @@
-/** Compile + render (hashing included) of N synthetic containers in a fresh process: time and peak RSS. */
-import { compile } from '../compile/index.js';
+/**
+ * Compile + render (hashing included) of N synthetic containers in a fresh process: time
+ * (wall, and the process's CPU time, which a loaded machine disturbs less) and peak RSS.
+ * `node compile-size.js N [basic]`.
+ */
+import { compile, DEFAULT_OPTIONS } from '../compile/index.js';
 import { parsePolicy } from '../policy/load.js';
 import { renderRuleset } from '../ruleset/plan.js';
-import { BENCH_POLICY_YAML, syntheticInventory } from './synthetic.js';
+import { BASIC_POLICY_YAML, BENCH_IPSETS, BENCH_POLICY_YAML, syntheticInventory } from './synthetic.js';
 
 const size = Number(process.argv[2]);
-const parsed = parsePolicy(BENCH_POLICY_YAML, 'bench');
+/** `basic`: IPv4 only and source rules only, the first benchmark's shape. */
+const basic = process.argv[3] === 'basic';
+const parsed = parsePolicy(basic ? BASIC_POLICY_YAML : BENCH_POLICY_YAML, 'bench');
 if (!parsed.ok) throw new Error('bench policy invalid');
-const inventory = syntheticInventory(size);
+const inventory = syntheticInventory(size, !basic);
+const cpu = process.cpuUsage();
 const started = performance.now();
-const bytes = compile(inventory, parsed.policy).rulesets.reduce((n, r) => n + renderRuleset(r).length, 0);
+const bytes = compile(inventory, parsed.policy, { ...DEFAULT_OPTIONS, ipsets: BENCH_IPSETS }).rulesets.reduce((n, r) => n + renderRuleset(r).length, 0);
 const ms = performance.now() - started;
-console.log(JSON.stringify({ size, ms, bytes, rssMB: process.resourceUsage().maxRSS / 1024 }));
+const used = process.cpuUsage(cpu);
+console.log(JSON.stringify({ size, ms, cpuMs: (used.user + used.system) / 1000, bytes, rssMB: process.resourceUsage().maxRSS / 1024 }));

@@ -1,10 +1,11 @@
 /**
- * Side by side in the real lab: 100 containers started one after another, once under
- * dockerd with its own iptables on and once with its rules off and `dockward run` going.
- * For each, the time from `docker run` being issued until a client gets an answer through
- * the published port.
+ * Side by side in the real lab: containers started one after another, once under dockerd
+ * with its own iptables on and once with its rules off and `dockward run` going. For
+ * each, the time from `docker run` being issued until a client gets an answer through the
+ * published port. Each lab first starts a few containers untimed (image and caches warm),
+ * and dockward's run starts only once its first apply is in its status file.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,28 +37,43 @@ async function firstAnswer(lab: Lab, name: string, port: number, deadlineMs = 20
   return answered;
 }
 
-async function race(lab: Lab, count: number): Promise<number[]> {
+const WARM_UP = 3;
+
+/** `first`: where this run's names and ports start, so two runs of one benchmark never share them. */
+async function race(lab: Lab, count: number, first: number): Promise<number[]> {
+  for (let i = 0; i < WARM_UP; i++) await firstAnswer(lab, `w${first + i}`, 29000 + first + i);
   const times: number[] = [];
-  for (let i = 0; i < count; i++) times.push(await firstAnswer(lab, `r${i}`, 30000 + i));
+  for (let i = first; i < first + count; i++) times.push(await firstAnswer(lab, `r${i}`, 30000 + i));
   return times;
 }
 
-export async function dockerOwnRules(count: number): Promise<number[]> {
+export async function dockerOwnRules(count: number, first = 0): Promise<number[]> {
   const lab = await startLab({ ipForward: false, dockerdArgs: ['--iptables=true'] });
   try {
-    return await race(lab, count);
+    return await race(lab, count, first);
   } finally {
     await lab.stop();
   }
 }
 
-export async function withDockward(count: number): Promise<number[]> {
+/** dockward's first apply is done once its status file records one. */
+async function firstApply(stateDir: string, deadlineMs = 30_000): Promise<void> {
+  const file = join(stateDir, 'status.json');
+  const started = performance.now();
+  while (performance.now() - started < deadlineMs) {
+    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { lastApply?: unknown }).lastApply !== undefined) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`dockward made no apply within ${deadlineMs} ms`);
+}
+
+export async function withDockward(count: number, first = 0): Promise<number[]> {
   const lab = await startLab();
   const state = mkdtempSync(join(tmpdir(), 'dw-bench-'));
   const daemon = spawnIn(lab.hostNs, process.execPath, [CLI, 'run', '--state-dir', state, '--docker-host', lab.dockerHost, '--log-level', 'warn'], true);
   try {
-    await new Promise((r) => setTimeout(r, 1500));
-    return await race(lab, count);
+    await firstApply(state);
+    return await race(lab, count, first);
   } finally {
     daemon.kill('SIGTERM');
     await daemon.catch(() => undefined);

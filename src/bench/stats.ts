@@ -17,3 +17,7 @@ export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const value = await fn();
   return [value, performance.now() - started];
 }
+
+export function median(values: readonly number[]): number {
+  return percentile(values, 50);
+}

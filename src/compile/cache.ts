@@ -1,17 +1,27 @@
 /**
- * Memoised per-container compilation. An event about one container changes one
- * container's inputs; the inventory reader hands every other container back as the very
- * same object, so its share is found by identity and not compiled again — and its chains,
- * being the same objects, are not rendered or hashed again either (ruleset/render.ts). The
- * output is exactly what a fresh compile gives: a container's share depends only on the
- * container, the family, the policy and the networks' bridges, and a change of policy or
- * networks empties the cache.
+ * Memoised compilation. An event about one container changes one container's inputs; the
+ * inventory reader hands every other container back as the very same object, so its share
+ * is found by identity and not compiled again — and its chains, being the same objects,
+ * are not rendered or hashed again either (ruleset/render.ts). The output is exactly what
+ * a fresh compile gives: a container's share depends only on the container, the family,
+ * the policy and the networks' bridges, and a change of policy or networks empties the
+ * cache.
+ *
+ * Chains that depend on several containers (connections to one container, the networks'
+ * chains, the mirrors in mangle) are built again each compile; one equal to the chain of
+ * that name in the last compile is replaced by that chain object (`reuse`), so the plan
+ * skips it as in force, and its rendering is remembered, like a container's.
  */
 import type { Container } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
 import { memoise } from '../ruleset/render.js';
-import type { Family, Rule } from '../ruleset/types.js';
+import { TABLE_ORDER, type Chain, type Family, type Rule, type Ruleset, type Tables } from '../ruleset/types.js';
 import type { ContainerParts } from './published.js';
+
+/** Something computed from one container alone (with the policy, family and networks). */
+export type PerContainer = <T>(container: Container, slot: string, compute: () => T) => T;
+
+export const uncached: PerContainer = (_container, _slot, compute) => compute();
 
 /** A container's chains and dispatch rules will be met again: remember their rendering too. */
 function remembered(parts: ContainerParts): ContainerParts {
@@ -20,24 +30,84 @@ function remembered(parts: ContainerParts): ContainerParts {
   return parts;
 }
 
+/** Plain data (rules, matches, targets) compared by value; no key lists built, this runs per rule. */
+function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let keys = 0;
+  for (const k in x) {
+    if (!sameData(x[k], y[k])) return false;
+    keys++;
+  }
+  for (const _ in y) keys--;
+  return keys === 0;
+}
+
+function sameChain(a: Chain, b: Chain): boolean {
+  return a.unordered === b.unordered && a.rules.length === b.rules.length && a.rules.every((r, i) => sameData(r, b.rules[i]));
+}
+
 export class CompileCache {
-  private entries = new WeakMap<Container, Partial<Record<Family, ContainerParts>>>();
+  private entries = new WeakMap<Container, Map<string, unknown>>();
+  /** The last compile's chains, per family/table, by name. */
+  private chains = new Map<string, Map<string, Chain>>();
   private policy: Policy | undefined;
   private networks = '';
 
   /** Start a compile with these inputs; anything they change is forgotten. */
   begin(policy: Policy, networks: ReadonlyMap<string, string>): void {
     const signature = JSON.stringify([...networks]);
-    if (policy !== this.policy || signature !== this.networks) this.entries = new WeakMap();
+    if (policy !== this.policy || signature !== this.networks) {
+      this.entries = new WeakMap();
+      this.chains = new Map();
+    }
     this.policy = policy;
     this.networks = signature;
   }
 
+  readonly of: PerContainer = <T>(container: Container, slot: string, compute: () => T): T => {
+    let known = this.entries.get(container);
+    if (!known) this.entries.set(container, (known = new Map()));
+    if (known.has(slot)) return known.get(slot) as T;
+    const value = compute();
+    known.set(slot, value);
+    return value;
+  };
+
   parts(container: Container, family: Family, compute: () => ContainerParts): ContainerParts {
-    const known = this.entries.get(container) ?? {};
-    const found = known[family] ?? remembered(compute());
-    known[family] = found;
-    this.entries.set(container, known);
-    return found;
+    return this.of(container, `published/${family}`, () => remembered(compute()));
+  }
+
+  /** The ruleset with every chain equal to its predecessor replaced by that very object. */
+  reuse(ruleset: Ruleset): Ruleset {
+    const tables = {} as Record<string, Tables[keyof Tables]>;
+    for (const name of TABLE_ORDER) {
+      const table = ruleset.tables[name];
+      const key = `${ruleset.family}/${name}`;
+      const last = this.chains.get(key) ?? new Map<string, Chain>();
+      const chains = table.chains.map((chain) => {
+        const before = last.get(chain.name);
+        if (before === chain) return chain;
+        const kept = before !== undefined && sameChain(before, chain) ? before : chain;
+        if (kept === chain) {
+          memoise([chain]);
+          last.set(chain.name, chain);
+        }
+        // A set chain's lines are met again even when the chain is not: the containers' own rules, mostly.
+        if (kept.unordered) memoise(kept.rules);
+        return kept;
+      });
+      // Chains gone since (a container stopped): forget them.
+      this.chains.set(key, last.size > chains.length ? new Map(chains.map((c) => [c.name, c])) : last);
+      tables[name] = { ...table, chains };
+    }
+    return { ...ruleset, tables: tables as unknown as Tables };
   }
 }

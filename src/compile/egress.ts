@@ -22,6 +22,7 @@ import type { Action, EgressRule, Policy, SourceMatch } from '../policy/types.js
 import type { Chain, Family, Match, Rule } from '../ruleset/types.js';
 import { hostCidr } from '../ruleset/tokens.js';
 import type { Attachment, Bridge } from './model.js';
+import { uncached, type PerContainer } from './cache.js';
 import { EGRESS, EGRESS_HOST, egressChain, egressHostChain, INPUT } from './names.js';
 import { accept, ctNew, ctReplies, drop, dst, inIf, jump, outIf, portRange, rejectFor, rule, src, verdict } from './rules.js';
 
@@ -85,17 +86,23 @@ const WAYS: readonly Way[] = [
   { dispatch: EGRESS_HOST, chain: egressHostChain, toHost: true },
 ];
 
-function wayChains(way: Way, rules: readonly EgressRule[], attachments: readonly Attachment[], family: Family): Chain[] {
+/** One attachment's share of a way: the container's chain and its dispatch line, if it has lines. */
+function wayPart(way: Way, a: Attachment, rules: readonly EgressRule[], family: Family): { chain: Chain; dispatch: Rule } | undefined {
+  const lines = linesFor(a.container, rules, family, way.toHost);
+  if (lines.length === 0) return undefined;
+  const name = way.chain(a.container.id);
+  return { chain: { name, rules: lines }, dispatch: rule([src(hostCidr(family, a.address)), inIf(a.bridge.iface)], jump(name)) };
+}
+
+function wayChains(way: Way, rules: readonly EgressRule[], attachments: readonly Attachment[], family: Family, memo: PerContainer): Chain[] {
   const chains = new Map<string, Chain>();
   const dispatch: Rule[] = [];
   for (const a of attachments) {
-    const name = way.chain(a.container.id);
-    if (!chains.has(name)) {
-      const lines = linesFor(a.container, rules, family, way.toHost);
-      if (lines.length === 0) continue;
-      chains.set(name, { name, rules: lines });
-    }
-    dispatch.push(rule([src(hostCidr(family, a.address)), inIf(a.bridge.iface)], jump(name)));
+    // Depends on the container alone (its bridge and address are the container's).
+    const part = memo(a.container, `${way.dispatch}/${family}/${a.bridge.id}`, () => wayPart(way, a, rules, family));
+    if (!part) continue;
+    if (!chains.has(part.chain.name)) chains.set(part.chain.name, part.chain);
+    dispatch.push(part.dispatch);
   }
   // Keyed by source address and bridge: no two lines match the same packet.
   return [...chains.values(), { name: way.dispatch, rules: dispatch, unordered: true }];
@@ -127,11 +134,11 @@ export function coexistInput(egress: EgressChains, policy: Policy, bridges: read
   return [{ name: INPUT, rules: [...icmp6, ...containerInputLines(egress, policy, bridges, family, false)] }];
 }
 
-export function egressChains(policy: Policy, attachments: readonly Attachment[], family: Family): EgressChains {
+export function egressChains(policy: Policy, attachments: readonly Attachment[], family: Family, memo: PerContainer = uncached): EgressChains {
   const rules = policy.egress ?? [];
   const action = outboundDefault(policy);
   if (rules.length === 0 && action === 'allow') return { active: false, forward: [], host: [] };
-  const [forward, host] = WAYS.map((way) => wayChains(way, rules, attachments, family));
+  const [forward, host] = WAYS.map((way) => wayChains(way, rules, attachments, family, memo));
   return { active: true, forward: forward ?? [], host: host ?? [] };
 }
 

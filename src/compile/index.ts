@@ -79,7 +79,7 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
   const published = publishedChains(model.publications, parts);
   const connections = connectionChains(policy, model.attachments, family, linkConnections(inventory));
   const fromHost = hostChains(policy, model.publications, model.attachments, family);
-  const egress = egressChains(policy, model.attachments, family);
+  const egress = egressChains(policy, model.attachments, family, cache?.of);
   const input = inputChains(policy, egress, model.bridges, family, networks);
   const perNetwork = networkChains(model.bridges, family, options.rejectMark, connections.bridges, (b) => outboundLines(b, egress, policy, family));
   const toPublished = rule([localDst], jump(PUBLISH));
@@ -108,7 +108,9 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
       ]),
     },
   };
-  return { ruleset: withCanaries(withLogging(ruleset, loggedNotes(policy))), model, access: published.access };
+  const logged = withLogging(ruleset, loggedNotes(policy));
+  // Canaries last: their digest covers the final chains, most of them the last compile's own objects.
+  return { ruleset: withCanaries(cache ? cache.reuse(logged) : logged), model, access: published.access };
 }
 
 /**

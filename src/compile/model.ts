@@ -149,7 +149,7 @@ export function buildModel(inventory: Inventory, family: Family): Model {
   const publications: Publication[] = [];
   const attachments: Attachment[] = [];
   for (const c of inventory.containers) {
-    attachments.push(...attachmentsOf(c, bridges, family));
+    for (const a of attachmentsOf(c, bridges, family)) attachments.push(a);
     const bindings = bindingsOf(c, family, notes);
     if (bindings.length === 0) continue;
     const endpoint = publishingEndpoint(c, bridges);

@@ -73,21 +73,37 @@ export const INPUT = `${CHAIN_PREFIX}INPUT`;
 export const CONNECT = `${CHAIN_PREFIX}CONNECT`;
 
 /**
- * Names already derived, by prefix and key. Every compile names every container's chains,
- * and a sha256 per container is a large share of an event's cost at a thousand containers.
+ * Names already derived. Every compile names every container's chains (C-, K-, E-, L-,
+ * H-), and a sha256 per name is a large share of an event's cost at a thousand
+ * containers: one digest per key serves every prefix, and each name is derived once.
  * Emptied when it grows past a bound, so a long-lived daemon with container churn stays small.
  */
-const named = new Map<string, string>();
+const digests = new Map<string, string>();
+const named = new Map<string, Map<string, string>>();
 const NAMED_MAX = 100_000;
 
+/** Base32 of sha256(key), as long as the shortest prefix leaves room for. */
+function digestOf(key: string): string {
+  let text = digests.get(key);
+  if (text === undefined) {
+    if (digests.size >= NAMED_MAX) {
+      digests.clear();
+      named.clear();
+    }
+    text = base32(createHash('sha256').update(key).digest(), MAX_CHAIN_NAME - CHAIN_PREFIX.length - 1);
+    digests.set(key, text);
+  }
+  return text;
+}
+
 function hashedChain(prefix: string, key: string): string {
-  const memoKey = prefix + key;
-  const known = named.get(memoKey);
-  if (known !== undefined) return known;
-  const digest = createHash('sha256').update(key).digest();
-  const name = prefix + base32(digest, MAX_CHAIN_NAME - prefix.length - 1);
-  if (named.size >= NAMED_MAX) named.clear();
-  named.set(memoKey, name);
+  let byKey = named.get(prefix);
+  if (byKey === undefined) named.set(prefix, (byKey = new Map()));
+  let name = byKey.get(key);
+  if (name === undefined) {
+    name = prefix + digestOf(key).slice(0, MAX_CHAIN_NAME - prefix.length - 1);
+    byKey.set(key, name);
+  }
   return name;
 }
 

@@ -35,7 +35,13 @@ export interface BindingAccess {
   readonly lines: readonly { readonly cidr?: string; readonly iface?: string; readonly set?: string; readonly action: Action }[];
 }
 
-interface Decided { readonly binding: Binding; readonly lines: readonly AccessLine[] }
+/** One binding and the policy lines that decide it, with its matches built once for all its rules. */
+interface Decided {
+  readonly binding: Binding;
+  readonly lines: readonly AccessLine[];
+  /** dialled(): before DNAT. */
+  readonly key: readonly Match[];
+}
 
 function note(line: AccessLine): string {
   if (!line.rule) return 'default';
@@ -73,22 +79,28 @@ const MANGLE_VERDICT: Record<Action, Target> = { allow: ret, deny: drop, reject:
  * dockerd's idle socket on the host port and complete a handshake there: refuse them.
  */
 function linkLocalDrop(d: Decided, family: Family): Rule[] {
-  return family === 'ipv6' ? [rule([...dialled(d.binding, family), src('fe80::/10')], drop, 'link-local')] : [];
+  return family === 'ipv6' ? [rule([...d.key, src('fe80::/10')], drop, 'link-local')] : [];
+}
+
+/** A key's matches and a source's, sharing the key's array when the source adds none (any). */
+function withSource(key: readonly Match[], source: AccessLine['source']): readonly Match[] {
+  const from = sourceMatches(source);
+  return from.length === 0 ? key : [...key, ...from];
 }
 
 function mangleRules(d: Decided, family: Family): Rule[] {
   if (allowsAll(d.lines)) return linkLocalDrop(d, family);
-  const rules = d.lines.map((l) => rule([...dialled(d.binding, family), ...sourceMatches(l.source)], MANGLE_VERDICT[l.action], note(l)));
+  const rules = d.lines.map((l) => rule(withSource(d.key, l.source), MANGLE_VERDICT[l.action], note(l)));
   return [...linkLocalDrop(d, family), ...dropTrailing(rules, 'RETURN')];
 }
 
 function natRules(p: Publication, d: Decided, family: Family): Rule[] {
-  const key = dialled(d.binding, family);
+  const key = d.key;
   const to = dnatTarget(p, d.binding, family);
   if (!d.lines.some((l) => l.action === 'deny')) return [rule(key, to)];
   // The host itself is not governed by the policy: its connections are always translated.
   const rules = [rule([...key, localSrc], to, 'host')];
-  for (const l of d.lines) rules.push(rule([...key, ...sourceMatches(l.source)], l.action === 'deny' ? ret : to, note(l)));
+  for (const l of d.lines) rules.push(rule(withSource(key, l.source), l.action === 'deny' ? ret : to, note(l)));
   return dropTrailing(rules, 'RETURN');
 }
 
@@ -104,7 +116,7 @@ function filterRules(p: Publication, d: Decided, family: Family): Rule[] {
   const key = p.bridge.gatewayMode === 'routed' ? routedKey(p, d.binding, family) : delivered(p, d.binding, family);
   if (allowsAll(d.lines)) return [rule(key, accept)];
   const verdict: Record<Action, Target> = { allow: accept, deny: drop, reject: rejectTarget(d.binding, family) };
-  return d.lines.map((l) => rule([...key, ...sourceMatches(l.source)], verdict[l.action], note(l)));
+  return d.lines.map((l) => rule(withSource(key, l.source), verdict[l.action], note(l)));
 }
 
 function bindingAccess(p: Publication, d: Decided, family: Family): BindingAccess {
@@ -136,7 +148,8 @@ export interface ContainerParts {
 
 export function containerParts(p: Publication, policy: Policy, family: Family, networks: NetworkBridges): ContainerParts {
   const rules = rulesFor(policy, p.container);
-  const decided = p.bindings.map((binding) => ({ binding, lines: accessLines(rules, policy.defaults.published, binding, family, networks) }));
+  const decided = p.bindings.map((binding): Decided =>
+    ({ binding, lines: accessLines(rules, policy.defaults.published, binding, family, networks), key: dialled(binding, family) }));
   // Routed: no translation, so nothing to judge before DNAT and nothing to translate.
   const routed = p.bridge.gatewayMode === 'routed';
   const mangle = routed ? [] : decided.flatMap((d) => mangleRules(d, family));

@@ -6,7 +6,8 @@
 import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 
-const EVENTS = { type: ['container', 'network'] as ('container' | 'network')[], event: ['start', 'die', 'destroy', 'connect', 'disconnect', 'unpause', 'pause', 'rename'] };
+/** `create` is no trigger (a created container has no rules yet); it is asked for to tell a `docker run`'s connect from others. */
+const EVENTS = { type: ['container', 'network'] as ('container' | 'network')[], event: ['create', 'start', 'die', 'destroy', 'connect', 'disconnect', 'unpause', 'pause', 'rename'] };
 
 export interface EventWatch {
   stop(): void;
@@ -34,12 +35,16 @@ export function watchEvents(docker: Docker, log: Logger, onEvent: (reason: strin
       backoff = 250;
       log.info('docker event stream connected');
       onEvent('docker-connected');
+      const triggers = new EventTriggers();
       let buffered = '';
       s.on('data', (chunk: Buffer) => {
         buffered += chunk.toString('utf8');
         const lines = buffered.split('\n');
         buffered = lines.pop() ?? '';
-        for (const line of lines) if (line.trim()) onEvent(describe(line));
+        for (const line of lines) {
+          const reason = line.trim() ? triggers.reasonFor(line) : undefined;
+          if (reason !== undefined) onEvent(reason);
+        }
       });
       s.on('end', () => reconnect('end'));
       s.on('error', (e: Error) => reconnect(e.message));
@@ -56,16 +61,53 @@ export function watchEvents(docker: Docker, log: Logger, onEvent: (reason: strin
   };
 }
 
+interface DockerEvent { readonly type: string; readonly action: string; readonly id?: string }
+
 /**
- * "docker:TYPE:ACTION:CONTAINER-ID" — the reconciler re-inspects the container named. A
- * network event names its container in Actor.Attributes.container.
+ * A network event names its container in Actor.Attributes.container; an id that is not
+ * 64 hex digits is left out (it goes no further than the reason string).
  */
-function describe(line: string): string {
+function parseEvent(line: string): DockerEvent | undefined {
   try {
     const e = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
     const id = e.Type === 'network' ? e.Actor?.Attributes?.['container'] : e.Actor?.ID;
-    return `docker:${e.Type ?? '?'}:${e.Action ?? '?'}${id && /^[0-9a-f]{64}$/.test(id) ? `:${id}` : ''}`;
+    return { type: e.Type ?? '?', action: e.Action ?? '?', ...(id && /^[0-9a-f]{64}$/.test(id) ? { id } : {}) };
   } catch {
-    return 'docker:event';
+    return undefined;
+  }
+}
+
+/** Containers not running are few; a bound keeps `docker create`s never started from piling up. */
+const NOT_RUNNING_MAX = 10_000;
+
+/**
+ * Events → triggers, as "docker:TYPE:ACTION:CONTAINER-ID" (the reconciler re-inspects the
+ * container named). `docker run` (and `docker start`) connects the container to its
+ * networks a few ms before it starts it: a trigger on that connect would run an apply that
+ * finds nothing to do (a container not running has no rules) and make the start that
+ * follows wait out the scheduler's coalescing pause. So a connect for a container seen
+ * created or dead and not started since is no trigger: its start is, and runs at once. A
+ * connect of a running container (`docker network connect`) still is one.
+ */
+export class EventTriggers {
+  private readonly notRunning = new Set<string>();
+
+  reasonFor(line: string): string | undefined {
+    const e = parseEvent(line);
+    if (!e) return 'docker:event';
+    if (e.type === 'container' && e.id !== undefined) this.track(e.action, e.id);
+    // A created container has no rules yet; its start is the trigger.
+    if (e.action === 'create') return undefined;
+    if (e.type === 'network' && e.action === 'connect' && e.id !== undefined && this.notRunning.has(e.id)) return undefined;
+    return `docker:${e.type}:${e.action}${e.id !== undefined ? `:${e.id}` : ''}`;
+  }
+
+  private track(action: string, id: string): void {
+    if (action === 'create' || action === 'die') {
+      if (this.notRunning.size >= NOT_RUNNING_MAX) this.notRunning.clear();
+      this.notRunning.add(id);
+    } else if (action === 'start' || action === 'destroy') {
+      this.notRunning.delete(id);
+    }
   }
 }

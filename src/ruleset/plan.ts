@@ -78,12 +78,13 @@ export interface PlanOptions {
   readonly deferDeletes?: boolean;
 }
 
-function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes: Change[], options: PlanOptions, flags: { deferred: boolean }): string[] {
+/** One table's block of restore input ('' when nothing in it differs). */
+function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes: Change[], options: PlanOptions, flags: { deferred: boolean }): string {
   const desired = ruleset.tables[name];
   const live = state.get(name) ?? EMPTY;
   const declare: string[] = [];
+  // Lines to add; a chain written whole adds its lines as one piece, joined once.
   const body: string[] = [];
-  const wanted = new Set(desired.chains.map((c) => c.name));
   for (const chain of desired.ensure ?? []) {
     if (live.has(chain)) continue;
     declare.push(`:${chain} - [0:0]`);
@@ -95,25 +96,16 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
     const rendered = renderChain(chain);
     const current = live.get(chain.name);
     if (chain.unordered && current) {
-      const lines = setEdits(chain.name, rendered, current);
-      const deletes = lines.filter((l) => l.startsWith('-D'));
-      const appends = lines.filter((l) => l.startsWith('-A'));
-      if (options.deferDeletes && deletes.length > 0) flags.deferred = true;
-      if (options.deferDeletes) {
-        if (appends.length > 0) changes.push({ kind: 'append-chain', table: name, chain: chain.name });
-      } else if (lines.length > 0) {
-        changes.push({ kind: 'edit-chain', table: name, chain: chain.name });
-        edits.push(...deletes);
-      }
-      body.push(...appends);
+      setChainPlan(name, chain.name, setEdits(chain.name, rendered, current), { changes, edits, body, flags }, options);
       continue;
     }
     if (sameTags(current, rendered.tags)) continue;
     declare.push(`:${chain.name} - [0:0]`);
-    body.push(...rendered.lines);
+    if (rendered.lines.length > 0) body.push(rendered.lines.join('\n'));
     changes.push({ kind: 'write-chain', table: name, chain: chain.name });
   }
   const leftovers = dockerLeftovers(name, state, ruleset.dockerBridges ?? []);
+  const wanted = new Set(desired.chains.map((c) => c.name));
   const unwanted = [...live.keys()].filter((c) => isOwnedChain(c) && !wanted.has(c)).sort();
   if (options.deferDeletes) {
     for (const chain of unwanted.filter((c) => (live.get(c)?.rules.length ?? 0) > 0)) {
@@ -130,9 +122,34 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
   const takeover = leftovers.rules.map((r) => `-D ${r.chain} ${r.text}`);
   for (const r of leftovers.rules) changes.push({ kind: 'take-over', table: name, chain: r.chain });
   const hooks = hookLines(name, desired, live, changes);
-  if (edits.length === 0 && body.length === 0 && declare.length === 0 && hooks.length === 0 && takeover.length === 0) return [];
-  return [`*${name}`, ...declare, ...takeover, ...edits, ...hooks.filter((l) => l.startsWith('-D')), ...body,
-    ...hooks.filter((l) => l.startsWith('-I')), ...stale.map((c) => `-X ${c}`), 'COMMIT'];
+  if (edits.length === 0 && body.length === 0 && declare.length === 0 && hooks.length === 0 && takeover.length === 0) return '';
+  return `${[`*${name}`, ...declare, ...takeover, ...edits, ...hooks.filter((l) => l.startsWith('-D')), ...body,
+    ...hooks.filter((l) => l.startsWith('-I')), ...stale.map((c) => `-X ${c}`), 'COMMIT'].join('\n')}\n`;
+}
+
+/**
+ * A set chain that exists: its new lines are appended; stale ones are deleted now, or
+ * left for the cleanup (deferDeletes), which then is due.
+ */
+function setChainPlan(table: TableName, chain: string, lines: readonly string[],
+  out: { changes: Change[]; edits: string[]; body: string[]; flags: { deferred: boolean } }, options: PlanOptions): void {
+  let appended = false;
+  let deleted = false;
+  for (const line of lines) {
+    if (line.startsWith('-A')) {
+      out.body.push(line);
+      appended = true;
+    } else {
+      if (!options.deferDeletes) out.edits.push(line);
+      deleted = true;
+    }
+  }
+  if (options.deferDeletes) {
+    if (deleted) out.flags.deferred = true;
+    if (appended) out.changes.push({ kind: 'append-chain', table, chain });
+  } else if (lines.length > 0) {
+    out.changes.push({ kind: 'edit-chain', table, chain });
+  }
 }
 
 function hookLines(name: TableName, desired: Table, live: LiveTable, changes: Change[]): string[] {
@@ -164,8 +181,7 @@ export function planRestore(desired: Ruleset, live: LiveState, options: PlanOpti
   const judged = changes.filter((c) => c.chain !== CANARY);
   const shrinking = judged.length > 0 && judged.every((c) => REMOVING.has(c.kind));
   const order = shrinking ? [...TABLE_ORDER].reverse() : TABLE_ORDER;
-  const lines = order.flatMap((t) => blocks.get(t) ?? []);
-  return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', changes, ...(flags.deferred ? { deferred: true } : {}) };
+  return { text: order.map((t) => blocks.get(t) ?? '').join(''), changes, ...(flags.deferred ? { deferred: true } : {}) };
 }
 
 /** The whole ruleset as restore text, as if nothing were live: what `plan` shows and golden files hold. */

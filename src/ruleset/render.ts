@@ -4,7 +4,7 @@
  * /128 prefixes, `-m tcp` before `--dport`, header matches first), so parse(render(x)) = x.
  */
 import type { Chain, Match, Rule, Target } from './types.js';
-import { ruleTag } from './hash.js';
+import { wordsTag } from './hash.js';
 
 const HEADER_ORDER: Readonly<Record<string, number>> = { source: 0, destination: 1, in: 2, out: 3, protocol: 4 };
 
@@ -100,10 +100,13 @@ export function ruleWords(rule: Rule, body = ruleBody(rule)): string {
   return body ? `${body} ${targetText(rule.target)}` : targetText(rule.target);
 }
 
-function targetText(t: Target): string {
+export function targetText(t: Target): string {
   switch (t.kind) {
     case 'jump': return `-j ${t.chain}`;
-    case 'ACCEPT': case 'DROP': case 'RETURN': case 'MASQUERADE': return `-j ${t.kind}`;
+    case 'ACCEPT': return '-j ACCEPT';
+    case 'DROP': return '-j DROP';
+    case 'RETURN': return '-j RETURN';
+    case 'MASQUERADE': return '-j MASQUERADE';
     default: return targetArgs(t).join(' ');
   }
 }
@@ -113,9 +116,9 @@ export function commentText(tag: string, note?: string): string {
 }
 
 /** One restore line for a rule, with the hash-tag comment placed where iptables-save prints it. */
-export function ruleLine(verb: string, chain: string, rule: Rule, tag: string, body = ruleBody(rule)): string {
-  const comment = `-m comment --comment "${commentText(tag, rule.note)}"`;
-  return `${verb} ${chain} ${body ? `${body} ` : ''}${comment} ${targetText(rule.target)}`;
+export function ruleLine(verb: string, chain: string, rule: Rule, tag: string, body = ruleBody(rule), target = targetText(rule.target)): string {
+  const comment = commentText(tag, rule.note);
+  return body ? `${verb} ${chain} ${body} -m comment --comment "${comment}" ${target}` : `${verb} ${chain} -m comment --comment "${comment}" ${target}`;
 }
 
 export interface RenderedChain {
@@ -163,16 +166,19 @@ export function memoise(items: Iterable<Chain | Rule>): void {
   for (const item of items) if (!memos.has(item)) memos.set(item, null);
 }
 
+/** A rule's words are rendered once, for its tag and for its line. */
 function renderRule(chain: string, previous: string, rule: Rule): { tag: string; line: string } {
   const body = ruleBody(rule);
-  const tag = ruleTag(chain, previous, rule, body);
-  return { tag, line: ruleLine('-A', chain, rule, tag, body) };
+  const target = targetText(rule.target);
+  const tag = wordsTag(chain, previous, body, target, rule.note);
+  return { tag, line: ruleLine('-A', chain, rule, tag, body, target) };
 }
 
 function renderSetRule(chain: string, rule: Rule): { tag: string; line: string } {
   const memo = memos.get(rule) as SetRuleMemo | null | undefined;
   if (memo?.chain === chain) return memo;
-  const fresh = { chain, ...renderRule(chain, '', rule) };
+  const { tag, line } = renderRule(chain, '', rule);
+  const fresh = { chain, tag, line };
   if (memo !== undefined) memos.set(rule, fresh);
   return fresh;
 }

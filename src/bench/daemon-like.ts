@@ -1,0 +1,115 @@
+/**
+ * The daemon's own path, minus Docker: the Reconciler (with its compile cache, the hot
+ * path and the deferred cleanup) behind the real Scheduler, fed by a fake event source
+ * that swaps the inventory the reconciler reads and triggers as the Docker event stream
+ * does; the watchdog's canaries for the flush repair. Timed from the event callback to
+ * the end of the reconcile (both families' restores returned), as the daemon sees it.
+ */
+import { pino } from 'pino';
+import type { Iptables } from '../dataplane/iptables.js';
+import type { Inventory } from '../inventory/types.js';
+import type { Policy } from '../policy/types.js';
+import { Reconciler } from '../daemon/reconciler.js';
+import { Scheduler } from '../daemon/scheduler.js';
+import { startWatchdog } from '../daemon/watchdog.js';
+import { systemIpset } from '../dataplane/ipset.js';
+import type { Family } from '../ruleset/types.js';
+
+export interface Run {
+  readonly ms: number;
+  /** Bytes of restore input written, per family, during the run. */
+  readonly bytes: number;
+}
+
+/** Counts the restore input going through. */
+function counting(ipt: Iptables): Iptables & { take(): number } {
+  let bytes = 0;
+  return {
+    backend: ipt.backend,
+    save: (family) => ipt.save(family),
+    listChain: (family, table, chain) => ipt.listChain(family, table, chain),
+    restore: async (family: Family, text, options) => {
+      bytes += text.length;
+      await ipt.restore(family, text, options);
+    },
+    take() {
+      const b = bytes;
+      bytes = 0;
+      return b;
+    },
+  };
+}
+
+export class DaemonLike {
+  private inventory: Inventory;
+  private readonly ipt: ReturnType<typeof counting>;
+  private readonly reconciler: Reconciler;
+  private readonly scheduler: Scheduler;
+  private finished: (() => void) | undefined;
+  /** A hot apply left deletions for the cleanup (the daemon runs it 2 s after the last such event). */
+  deferred = false;
+
+  constructor(iptables: Iptables, policy: Policy, inventory: Inventory) {
+    this.inventory = inventory;
+    this.ipt = counting(iptables);
+    this.reconciler = new Reconciler({
+      readInventory: async () => this.inventory, iptables: this.ipt, log: pino({ level: 'silent' }),
+      // The host's ipset, as the daemon asks it at every reconcile (the benchmark's set lives in its namespace).
+      ipset: systemIpset(),
+      onDeferred: () => { this.deferred = true; },
+    }, policy);
+    this.scheduler = new Scheduler(async (reasons) => {
+      const ok = await this.reconciler.reconcile(reasons);
+      this.finished?.();
+      return ok;
+    });
+  }
+
+  /** An event (or a full-read reason): the inventory it leads to, the trigger, the reconcile it runs. */
+  async event(reason: string, inventory: Inventory = this.inventory, urgent = false): Promise<Run> {
+    this.inventory = inventory;
+    this.ipt.take();
+    const done = new Promise<void>((resolve) => { this.finished = resolve; });
+    const started = performance.now();
+    this.scheduler.trigger(reason, { urgent });
+    await done;
+    const ms = performance.now() - started;
+    this.finished = undefined;
+    // Past the scheduler's cooldown, so the next event is a burst of its own.
+    await new Promise((r) => setTimeout(r, 150));
+    return { ms, bytes: this.ipt.take() };
+  }
+
+  /** The deferred deletions, as the daemon's batched cleanup runs them. */
+  async cleanup(): Promise<Run> {
+    this.deferred = false;
+    return this.event('cleanup');
+  }
+
+  /**
+   * A flush by someone else, to the rules back: the watchdog's canaries (every 250 ms, as
+   * `dockward run`) see it and trigger the urgent repair. Timed from just before the flush.
+   */
+  async repairAfter(flush: () => Promise<void>): Promise<number> {
+    const done = new Promise<void>((resolve) => { this.finished = resolve; });
+    const watchdog = startWatchdog({
+      iptables: this.ipt, log: pino({ level: 'silent' }), desired: () => this.reconciler.state.desired,
+      busy: () => this.scheduler.busy, onDrift: (reason) => this.scheduler.trigger(reason, { urgent: true }),
+      canaryMs: 250, readbackMs: 3_600_000,
+    });
+    try {
+      const started = performance.now();
+      await flush();
+      await done;
+      return performance.now() - started;
+    } finally {
+      watchdog.stop();
+      this.finished = undefined;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+
+  stop(): void {
+    this.scheduler.stop();
+  }
+}

@@ -1,0 +1,98 @@
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { watchEvents } from '../../../src/daemon/events.js';
+import { Scheduler, type Clock } from '../../../src/daemon/scheduler.js';
+
+const ID = 'a'.repeat(64);
+const OTHER = 'b'.repeat(64);
+const container = (action: string, id = ID) => JSON.stringify({ Type: 'container', Action: action, Actor: { ID: id } });
+const network = (action: string, id = ID) => JSON.stringify({ Type: 'network', Action: action, Actor: { ID: 'n'.repeat(64), Attributes: { container: id } } });
+const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+
+/**
+ * The daemon's path from the event stream to a run: watchEvents feeding the real Scheduler,
+ * on a clock that moves only when the test says. Runs take 20 ms, as a small apply does.
+ */
+function daemonLike() {
+  let now = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  let next = 0;
+  const clock: Clock = {
+    setTimeout: (fn, ms) => { timers.set(next, { at: now + ms, fn }); return next++; },
+    clearTimeout: (h) => { timers.delete(h as number); },
+  };
+  const advance = async (ms: number) => {
+    const end = now + ms;
+    for (;;) {
+      await settle();
+      const due = [...timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      timers.delete(due[0]);
+      now = due[1].at;
+      due[1].fn();
+    }
+    now = end;
+    await settle();
+  };
+  const runs: { at: number; reasons: readonly string[] }[] = [];
+  const scheduler = new Scheduler(async (reasons) => {
+    runs.push({ at: now, reasons });
+    await new Promise<void>((r) => clock.setTimeout(r, 20));
+    return true;
+  }, { coalesceMs: 100, coalesceMaxMs: 4000, settleMs: 300, retryMinMs: 250, retryMaxMs: 1000 }, clock);
+  const stream = new PassThrough();
+  const docker = { getEvents: async () => stream } as unknown as Docker;
+  const watch = watchEvents(docker, pino({ level: 'silent' }), (reason) => scheduler.trigger(reason));
+  const send = async (line: string) => { stream.write(`${line}\n`); await settle(); };
+  return { runs, advance, send, now: () => now, stop: () => { watch.stop(); scheduler.stop(); } };
+}
+
+describe('docker events as triggers', () => {
+  it("a start right after its container's connect (docker run) applies at once, not after a coalescing pause", async () => {
+    const d = daemonLike();
+    await d.advance(1000); // the run for the connected stream, then a quiet second
+    await d.send(container('create'));
+    await d.send(network('connect'));
+    await d.advance(3);
+    const startedAt = d.now();
+    await d.send(container('start'));
+    await d.advance(1000);
+    const forStart = d.runs.filter((r) => r.reasons.includes(`docker:container:start:${ID}`));
+    expect(forStart.map((r) => r.at)).toEqual([startedAt]);
+    expect(d.runs.flatMap((r) => r.reasons)).not.toContain(`docker:network:connect:${ID}`);
+    d.stop();
+  });
+
+  it('the same after a stop: docker start connects, then starts', async () => {
+    const d = daemonLike();
+    await d.advance(1000);
+    await d.send(container('die'));
+    await d.advance(1000);
+    await d.send(network('connect'));
+    await d.advance(3);
+    const startedAt = d.now();
+    await d.send(container('start'));
+    await d.advance(1000);
+    expect(d.runs.filter((r) => r.reasons.includes(`docker:container:start:${ID}`)).map((r) => r.at)).toEqual([startedAt]);
+    d.stop();
+  });
+
+  it('a connect of a running container (docker network connect) is a trigger of its own, at once', async () => {
+    const d = daemonLike();
+    await d.advance(1000);
+    await d.send(container('create', OTHER));
+    await d.send(container('start', OTHER));
+    await d.advance(1000);
+    const at = d.now();
+    await d.send(network('connect', OTHER));
+    await d.advance(1000);
+    expect(d.runs.filter((r) => r.reasons.includes(`docker:network:connect:${OTHER}`)).map((r) => r.at)).toEqual([at]);
+    // Untracked containers (created before the stream connected) keep every trigger.
+    await d.send(network('connect'));
+    await d.advance(1000);
+    expect(d.runs.flatMap((r) => r.reasons)).toContain(`docker:network:connect:${ID}`);
+    d.stop();
+  });
+});

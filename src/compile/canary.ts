@@ -1,40 +1,46 @@
 /**
  * The canary: one rule per table in DOCKWARD-CANARY, which the watchdog lists every few
  * hundred ms. Gone means the table was wiped. Its comment also carries a digest of the
- * table's desired rules (every chain's hash tags and the hooks), so an older copy of
- * dockward's own rules restored over the current ones (a saved iptables-save put back
- * after a policy change) shows too: its canary carries another digest.
+ * policy in force, so an older copy of dockward's own rules restored over the current ones
+ * (an iptables-save taken before a policy change, put back by an iptables service restart)
+ * shows too: its canary names another policy.
+ *
+ * Why the policy and not the table's rules: a digest of the rules changes with every
+ * container start, and rewriting the canaries of every table on each Docker event made an
+ * event cost half as much again on nft. An older copy from the same policy (from before
+ * some container changes) is the read-back's to find (within a second on nft).
  */
-import { fastHash, hookTag } from '../ruleset/hash.js';
-import { chainTags, memoise } from '../ruleset/render.js';
-import type { Chain, Hook, Ruleset, TableName, Tables } from '../ruleset/types.js';
+import { fastHash } from '../ruleset/hash.js';
+import { chainTags } from '../ruleset/render.js';
+import type { Chain, Ruleset, TableName, Tables } from '../ruleset/types.js';
+import type { Policy } from '../policy/types.js';
 import { CANARY } from './names.js';
 import { rule } from './rules.js';
 
-/** The words after `canary` in the comment: 16 hex characters of the table's digest. */
-export function tableDigest(table: TableName, chains: readonly Chain[], hooks: readonly Hook[]): string {
-  // Rendering is remembered for these chains: the plan that follows needs the same tags.
-  memoise(chains);
-  const parts: string[] = [table];
-  for (const chain of chains) {
-    const tags = chainTags(chain);
-    // In an ordered chain the last tag covers every rule before it; a set chain's tags stand alone.
-    parts.push(chain.name, ...(chain.unordered ? tags : tags.slice(-1)));
+/** One canary chain per policy: the same object compile after compile, so an event's plan skips it. */
+const canaries = new WeakMap<Policy, Chain>();
+
+/** 16 hex characters naming the policy: the same policy gives the same digest in any process. */
+export function policyDigest(policy: Policy): string {
+  return fastHash(JSON.stringify(policy));
+}
+
+function canaryOf(policy: Policy): Chain {
+  let canary = canaries.get(policy);
+  if (!canary) {
+    canary = { name: CANARY, rules: [rule([], { kind: 'RETURN' }, `canary ${policyDigest(policy)}`)] };
+    canaries.set(policy, canary);
   }
-  for (const hook of hooks) parts.push(hookTag(table, hook.builtin, hook.rule));
-  return fastHash(...parts);
+  return canary;
 }
 
-export function canaryChain(table: TableName, chains: readonly Chain[], hooks: readonly Hook[]): Chain {
-  return { name: CANARY, rules: [rule([], { kind: 'RETURN' }, `canary ${tableDigest(table, chains, hooks)}`)] };
-}
-
-/** Every table with its canary, in name order among its chains. The last step of a compile: the digest covers the final rules. */
-export function withCanaries(ruleset: Ruleset): Ruleset {
+/** Every table with its canary, in name order among its chains. */
+export function withCanaries(ruleset: Ruleset, policy: Policy): Ruleset {
+  const canary = canaryOf(policy);
   const tables = Object.fromEntries(Object.entries(ruleset.tables).map(([name, t]) => {
-    const chains = [...t.chains, canaryChain(name as TableName, t.chains, t.hooks)];
+    const chains = [...t.chains, canary];
     chains.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return [name, { ...t, chains }];
+    return [name as TableName, { ...t, chains }];
   })) as unknown as Tables;
   return { ...ruleset, tables };
 }

@@ -109,8 +109,8 @@ function compileFamily(inventory: Inventory, policy: Policy, options: CompileOpt
     },
   };
   const logged = withLogging(ruleset, loggedNotes(policy));
-  // Canaries last: their digest covers the final chains, most of them the last compile's own objects.
-  return { ruleset: withCanaries(cache ? cache.reuse(logged) : logged), model, access: published.access };
+  // Canaries last: one per table, naming the policy (canary.ts).
+  return { ruleset: withCanaries(cache ? cache.reuse(logged) : logged, policy), model, access: published.access };
 }
 
 /**

@@ -25,11 +25,13 @@ async function live(ruleset: Ruleset) {
 }
 
 describe('canaries', () => {
-  it('name a digest of their table: a changed policy changes the canary of the tables it changes', () => {
+  it('name a digest of the policy: another policy changes every table\'s canary, a container start none', () => {
     const canary = (r: Ruleset, t: 'filter' | 'raw') => JSON.stringify(r.tables[t].chains.find((c) => c.name === 'DOCKWARD-CANARY'));
     expect(canary(v4(), 'filter')).toBe(canary(v4(), 'filter'));
     expect(canary(v4(narrowed), 'filter')).not.toBe(canary(v4(), 'filter'));
-    expect(canary(v4(narrowed), 'raw')).toBe(canary(v4(), 'raw'));
+    expect(canary(v4(narrowed), 'raw')).not.toBe(canary(v4(), 'raw'));
+    const more = compile(inventory([net], [container(1, net, [tcp(443)]), container(2, net, [tcp(8443)])]), BUILTIN_DEFAULT).rulesets[0]!;
+    expect(canary(more, 'filter')).toBe(canary(v4(), 'filter'));
   });
 
   it('tell a wiped table from an older copy of the rules put back', async () => {

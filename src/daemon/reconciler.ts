@@ -13,7 +13,7 @@ import type { KernelState } from '../dataplane/kernel.js';
 import { RestoreError, type Iptables } from '../dataplane/iptables.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Logger } from '../log.js';
-import type { Policy } from '../policy/types.js';
+import type { OwnSet, Policy } from '../policy/types.js';
 import type { Family, Ruleset } from '../ruleset/types.js';
 import { changedBindings, fingerprint, flushStaleUdp, movedUdpBindings, revokeFlows } from './revoke.js';
 import { parseSave } from '../ruleset/parse.js';
@@ -96,7 +96,7 @@ export class Reconciler {
   /** The last `ipset list`, and the policy it was listed for. */
   private sets: { policy: Policy; listed: Map<string, Family> } | undefined;
   /** The own sets (as compiled) last loaded or found loaded. */
-  private loadedSets: string | undefined;
+  private loadedSets: readonly OwnSet[] | undefined;
   /** Set while a reconcile waits on Docker: hands it an urgent repair reason. */
   private dockerWait: ((reason: string) => void) | undefined;
 
@@ -325,12 +325,12 @@ export class Reconciler {
   /** Own sets are verified (ipset save) except on the hot path when the policy's sets are those last loaded. */
   private async loadOwnSets(compiled: Compiled, reasons: readonly string[]): Promise<boolean> {
     if (!this.deps.ipset || compiled.ownSets.length === 0) return true;
-    const signature = JSON.stringify(compiled.ownSets);
-    if (isHot(reasons) && signature === this.loadedSets) return true;
+    // Own sets come from the policy alone: the same policy hands out the very same array.
+    if (isHot(reasons) && compiled.ownSets === this.loadedSets) return true;
     try {
       const loaded = await syncOwnSets(this.deps.ipset, compiled.ownSets);
       if (loaded.length > 0) this.deps.log.info({ sets: loaded }, 'ipsets loaded');
-      this.loadedSets = signature;
+      this.loadedSets = compiled.ownSets;
       return true;
     } catch (error) {
       this.loadedSets = undefined;

@@ -55,7 +55,7 @@ export class Scheduler {
   private retryMs = 0;
   private pauseMs = 0;
   private stopped = false;
-  private current: Promise<unknown> | undefined;
+  private current: Promise<boolean> | undefined;
 
   constructor(
     private readonly run: Run,
@@ -86,7 +86,8 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     this.clearTimers();
-    await this.current;
+    // A run that throws has been reported where it was awaited; stopping only waits for it.
+    await this.current?.catch(() => undefined);
   }
 
   get busy(): boolean {
@@ -129,8 +130,8 @@ export class Scheduler {
     this.running = true;
     let ok = false;
     try {
-      this.current = this.run(reasons).catch(() => false);
-      ok = (await this.current) === true;
+      this.current = this.run(reasons);
+      ok = await this.current;
     } finally {
       this.running = false;
     }

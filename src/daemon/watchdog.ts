@@ -4,8 +4,8 @@
  *   - canaries: every few hundred ms, one cheap `iptables -S DOCKWARD-CANARY` per table;
  *     the canary chain holds one rule, so a flush (-F), a table wiped alone, a restore
  *     without --noflush or `nft flush ruleset` all make it fail; and its comment names the
- *     table's digest (compile/canary.ts), so an older copy of dockward's rules put back
- *     shows as a canary of another generation;
+ *     policy in force (compile/canary.ts), so an older copy of dockward's rules from
+ *     another policy put back shows as a stale canary;
  *   - read-back: every readback interval, iptables-save compared with the desired rules by
  *     hash tags: catches a deleted or edited rule, a chain removed, a hook displaced;
  *   - on the nft backend, `nft monitor` (dataplane/nft-monitor.ts): any change to the
@@ -52,7 +52,7 @@ export interface Watchdog {
 export interface CanaryFindings {
   /** Tables whose canary is gone: wiped. */
   readonly wiped: readonly string[];
-  /** Tables whose canary names another digest: rules of another generation restored. */
+  /** Tables whose canary names another policy: an older copy of the rules restored. */
   readonly stale: readonly string[];
 }
 
@@ -69,7 +69,6 @@ export async function checkCanaries(ipt: Iptables, desired: readonly Ruleset[]):
   await Promise.all(checks);
   return { wiped: wiped.sort(), stale: stale.sort() };
 }
-
 
 function defaultChanges(o: WatchdogOptions): WatchdogOptions['watchChanges'] {
   if (o.watchChanges !== undefined) return o.watchChanges;
@@ -91,7 +90,7 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
         o.log.warn({ wiped, ...(stale.length ? { stale } : {}) }, 'rules wiped by someone else: canary gone; repairing');
         o.onDrift(`wiped:${wiped.join(',')}`);
       } else if (stale.length > 0) {
-        o.log.warn({ stale }, 'an older copy of the rules was put back: canary of another generation; repairing');
+        o.log.warn({ stale }, 'an older copy of the rules was put back: its canary names another policy; repairing');
         o.onDrift(`drift:stale:${stale.join(',')}`);
       }
     }, (e: Error) => o.log.warn({ err: e.message }, 'canary check failed')).finally(() => { canaryBusy = false; });

@@ -162,9 +162,11 @@ export function buildModel(inventory: Inventory, family: Family): Model {
 }
 
 function attachmentsOf(c: Container, bridges: ReadonlyMap<string, Bridge>, family: Family): Attachment[] {
-  return c.endpoints.flatMap((e) => {
+  const out: Attachment[] = [];
+  for (const e of c.endpoints) {
     const bridge = bridges.get(e.networkId);
-    const address = addressOf(e, family);
-    return bridge && address ? [{ container: c, bridge, address }] : [];
-  });
+    const address = bridge && addressOf(e, family);
+    if (bridge && address) out.push({ container: c, bridge, address });
+  }
+  return out;
 }

@@ -121,14 +121,22 @@ function filterRules(p: Publication, d: Decided, family: Family): Rule[] {
 
 function bindingAccess(p: Publication, d: Decided, family: Family): BindingAccess {
   const b = d.binding;
-  return {
+  const access: { -readonly [K in keyof BindingAccess]: BindingAccess[K] } = {
     key: `${family}/${b.protocol}/${b.hostIp ?? '*'}/${b.hostPort}`, family, protocol: b.protocol,
-    ...(b.hostIp ? { hostIp: b.hostIp } : {}), hostPort: b.hostPort, target: `${p.address}:${b.containerPort}`,
-    lines: d.lines.map((l) => ({
-      ...(l.source.cidr ? { cidr: l.source.cidr } : {}), ...(l.source.iface ? { iface: l.source.iface } : {}),
-      ...(l.source.set ? { set: l.source.set } : {}), action: l.action,
-    })),
+    hostPort: b.hostPort, target: `${p.address}:${b.containerPort}`, lines: d.lines.map(accessOf),
   };
+  if (b.hostIp) access.hostIp = b.hostIp;
+  return access;
+}
+
+function accessOf(l: AccessLine): BindingAccess['lines'][number] {
+  const { cidr, iface, set } = l.source;
+  if (cidr === undefined && iface === undefined && set === undefined) return { action: l.action };
+  const line: { cidr?: string; iface?: string; set?: string; action: Action } = { action: l.action };
+  if (cidr) line.cidr = cidr;
+  if (iface) line.iface = iface;
+  if (set) line.set = set;
+  return line;
 }
 
 /** A RETURN at the end of a chain changes nothing: leave it out. */
@@ -154,18 +162,18 @@ export function containerParts(p: Publication, policy: Policy, family: Family, n
   const routed = p.bridge.gatewayMode === 'routed';
   const mangle = routed ? [] : decided.flatMap((d) => mangleRules(d, family));
   const address = hostCidr(family, p.address);
-  return {
-    ...(mangle.length > 0 ? { mangle: { name: p.chain, rules: mangle } } : {}),
+  const jumpHere = jump(p.chain);
+  const parts: { -readonly [K in keyof ContainerParts]: ContainerParts[K] } = {
     nat: { name: p.chain, rules: routed ? [] : decided.flatMap((d) => natRules(p, d, family)) },
     filter: { name: p.chain, rules: decided.flatMap((d) => filterRules(p, d, family)) },
-    dispatch: {
-      ...(mangle.length > 0 ? { mangle: rule([], jump(p.chain)) } : {}),
-      nat: rule([], jump(p.chain)),
-      filter: rule([dst(address)], jump(p.chain)),
-      hairpin: rule([src(address), dst(address)], masquerade),
-    },
+    dispatch: { nat: rule([], jumpHere), filter: rule([dst(address)], jumpHere), hairpin: rule([src(address), dst(address)], masquerade) },
     access: decided.map((d) => bindingAccess(p, d, family)),
   };
+  if (mangle.length > 0) {
+    parts.mangle = { name: p.chain, rules: mangle };
+    parts.dispatch = { ...parts.dispatch, mangle: rule([], jumpHere) };
+  }
+  return parts;
 }
 
 /**

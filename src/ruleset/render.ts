@@ -6,23 +6,33 @@
 import type { Chain, Match, Rule, Target } from './types.js';
 import { wordsTag } from './hash.js';
 
-const HEADER_ORDER: Readonly<Record<string, number>> = { source: 0, destination: 1, in: 2, out: 3, protocol: 4 };
+/** Header fields (-s -d -i -o -p) in iptables' fixed order; extension matches after them. */
+function headerRank(kind: Match['kind']): number {
+  switch (kind) {
+    case 'source': return 0;
+    case 'destination': return 1;
+    case 'in': return 2;
+    case 'out': return 3;
+    case 'protocol': return 4;
+    default: return 99;
+  }
+}
 
 /** Header fields (-s -d -i -o -p) first in iptables' fixed order, extension matches as given. */
 export function canonicalMatches(matches: readonly Match[]): readonly Match[] {
   if (isCanonical(matches)) return matches;
-  const header = matches.filter((m) => m.kind in HEADER_ORDER);
-  header.sort((a, b) => (HEADER_ORDER[a.kind] ?? 0) - (HEADER_ORDER[b.kind] ?? 0));
-  return [...header, ...matches.filter((m) => !(m.kind in HEADER_ORDER))];
+  const header = matches.filter((m) => headerRank(m.kind) < 99);
+  header.sort((a, b) => headerRank(a.kind) - headerRank(b.kind));
+  return [...header, ...matches.filter((m) => headerRank(m.kind) === 99)];
 }
 
 /** The compiler builds rules in canonical order already; checking is cheaper than sorting. */
 function isCanonical(matches: readonly Match[]): boolean {
   let last = -1;
-  for (const m of matches) {
-    const order = HEADER_ORDER[m.kind] ?? 99;
-    if (order < last) return false;
-    last = order;
+  for (let i = 0; i < matches.length; i++) {
+    const rank = headerRank(matches[i]!.kind);
+    if (rank < last) return false;
+    last = rank;
   }
   return true;
 }
@@ -60,8 +70,20 @@ export function matchText(m: Match): string {
     case 'protocol': return `-p ${m.protocol}`;
     case 'dport': return `-m ${m.protocol} --dport ${m.from === m.to ? m.from : `${m.from}:${m.to}`}`;
     case 'addrtype': return `-m addrtype ${not}--${m.dir}-type ${m.type}`;
+    case 'ctstate': return `-m conntrack --ctstate ${m.states.join(',')}`;
+    case 'ctorig': return ctorigText(m);
+    case 'mark': return `-m mark --mark ${markText(m.value, m.mask)}`;
+    case 'set': return `-m set --match-set ${m.name} ${m.dir}`;
     default: return matchArgs(m).join(' ');
   }
+}
+
+/** Every published port's filter rule has one: built without arrays. */
+function ctorigText(m: Extract<Match, { kind: 'ctorig' }>): string {
+  let text = m.states.length > 0 ? `-m conntrack --ctstate ${m.states.join(',')}` : '-m conntrack';
+  if (m.dst !== undefined) text += ` --ctorigdst ${m.dst}`;
+  if (m.dstPort !== undefined) text += ` --ctorigdstport ${m.dstPort}`;
+  return text;
 }
 
 function ctorigArgs(m: Extract<Match, { kind: 'ctorig' }>): string[] {
@@ -103,10 +125,13 @@ export function ruleWords(rule: Rule, body = ruleBody(rule)): string {
 export function targetText(t: Target): string {
   switch (t.kind) {
     case 'jump': return `-j ${t.chain}`;
+    case 'goto': return `-g ${t.chain}`;
     case 'ACCEPT': return '-j ACCEPT';
     case 'DROP': return '-j DROP';
     case 'RETURN': return '-j RETURN';
     case 'MASQUERADE': return '-j MASQUERADE';
+    case 'DNAT': return `-j DNAT --to-destination ${t.to}`;
+    case 'REJECT': return `-j REJECT --reject-with ${t.with}`;
     default: return targetArgs(t).join(' ');
   }
 }
@@ -117,8 +142,8 @@ export function commentText(tag: string, note?: string): string {
 
 /** One restore line for a rule, with the hash-tag comment placed where iptables-save prints it. */
 export function ruleLine(verb: string, chain: string, rule: Rule, tag: string, body = ruleBody(rule), target = targetText(rule.target)): string {
-  const comment = commentText(tag, rule.note);
-  return body ? `${verb} ${chain} ${body} -m comment --comment "${comment}" ${target}` : `${verb} ${chain} -m comment --comment "${comment}" ${target}`;
+  const comment = rule.note ? `"DW:${tag} ${rule.note}" ` : `"DW:${tag}" `;
+  return body ? `${verb} ${chain} ${body} -m comment --comment ${comment}${target}` : `${verb} ${chain} -m comment --comment ${comment}${target}`;
 }
 
 export interface RenderedChain {
@@ -140,10 +165,17 @@ export function renderChain(chain: Chain): RenderedChain {
   const lines: string[] = [];
   let previous = '';
   for (const rule of chain.rules) {
-    const one = chain.unordered ? renderSetRule(chain.name, rule) : renderRule(chain.name, previous, rule);
-    tags.push(one.tag);
-    lines.push(one.line);
-    previous = one.tag;
+    if (chain.unordered) {
+      const one = renderSetRule(chain.name, rule);
+      tags.push(one.tag);
+      lines.push(one.line);
+      continue;
+    }
+    const body = ruleBody(rule);
+    const target = targetText(rule.target);
+    previous = wordsTag(chain.name, previous, body, target, rule.note);
+    tags.push(previous);
+    lines.push(ruleLine('-A', chain.name, rule, previous, body, target));
   }
   const rendered = { tags, lines };
   if (memo === null) memos.set(chain, rendered);

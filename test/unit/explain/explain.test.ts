@@ -24,7 +24,7 @@ describe('explain', () => {
     expect(renderText(ask('web'))).toMatchInlineSnapshot(`
       "web (id aaaa00000000, image nginx:1.27, network bridge 172.17.0.2)
       policy: policy.yaml
-      chains (ipv4): published: mangle, nat, filter DOCKWARD-C-ALORLKHRTNJX67VQ
+      chains (ipv4): published: mangle, nat, filter DOCKWARD-C-B770C6F9B11A8D89
 
       443/tcp on every host address → web:443: allowed from zone:external (ext0) and 192.0.2.10 by rules[0] public-https; everyone else: deny (defaults.published)
         the host itself (not governed by rules): allow by the host exemption (no host.toContainers rule decides: the host reaches containers, as with Docker)
@@ -137,9 +137,9 @@ describe('explain --from', () => {
     expect(lines).toMatchInlineSnapshot(`
       [
         "  from 198.51.100.7 on ext0 to 198.51.100.1:8443: refused: rejected with tcp-reset by rules[1]",
-        "      mangle DOCKWARD-C-7RQI4FS7VP225RCC #0: -s 198.51.100.0/24 -p tcp -m tcp --dport 8443 -g DOCKWARD-REJECT-MARK  (rules[1])",
-        "      nat    DOCKWARD-C-7RQI4FS7VP225RCC #1: -s 198.51.100.0/24 -p tcp -m tcp --dport 8443 -j DNAT --to-destination 172.18.0.2:8443  (rules[1])",
-        "      filter DOCKWARD-C-7RQI4FS7VP225RCC #0: -s 198.51.100.0/24 -d 172.18.0.2/32 -p tcp -m conntrack --ctstate DNAT --ctorigdstport 8443 -m tcp --dport 8443 -j REJECT --reject-with tcp-reset  (rules[1])",
+        "      mangle DOCKWARD-C-A2ECD841E2EED089 #0: -s 198.51.100.0/24 -p tcp -m tcp --dport 8443 -g DOCKWARD-REJECT-MARK  (rules[1])",
+        "      nat    DOCKWARD-C-A2ECD841E2EED089 #1: -s 198.51.100.0/24 -p tcp -m tcp --dport 8443 -j DNAT --to-destination 172.18.0.2:8443  (rules[1])",
+        "      filter DOCKWARD-C-A2ECD841E2EED089 #0: -s 198.51.100.0/24 -d 172.18.0.2/32 -p tcp -m conntrack --ctstate DNAT --ctorigdstport 8443 -m tcp --dport 8443 -j REJECT --reject-with tcp-reset  (rules[1])",
         "      (filter/DOCKER-USER is the operator's chain: its rules, if any, are not part of this answer)",
       ]
     `);

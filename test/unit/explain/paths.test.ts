@@ -42,7 +42,7 @@ describe('explain: container-to-container paths (03-connections)', () => {
     `);
     expect(text).toContain('direct from 172.19.0.2 to other containers, first match wins:\n    app, other: any port: deny by isolation between networks\n'
       + '    worker: any port: deny by ICC off for network back (policy networks.back)');
-    expect(text).toContain('chains (ipv4): connections: raw, mangle, filter DOCKWARD-K-7RQI4FS7VP225RCC');
+    expect(text).toContain('chains (ipv4): connections: raw, mangle, filter DOCKWARD-K-A2ECD841E2EED089');
   });
 
   it('the JSON names the rule by place and name, the traced packet and the chains that implement it', () => {
@@ -55,7 +55,7 @@ describe('explain: container-to-container paths (03-connections)', () => {
       packet: { source: '172.18.0.2', iface: 'br-222222222222', destination: '172.19.0.2', protocol: 'tcp', port: 5432 },
       decidedBy: { kind: 'rule', section: 'connections', index: 0, place: 'connections[0]', name: 'app-db' },
     });
-    expect(app.lines[0]?.chains).toEqual(expect.arrayContaining(['raw DOCKWARD-K-7RQI4FS7VP225RCC', 'filter DOCKWARD-K-7RQI4FS7VP225RCC']));
+    expect(app.lines[0]?.chains).toEqual(expect.arrayContaining(['raw DOCKWARD-K-A2ECD841E2EED089', 'filter DOCKWARD-K-A2ECD841E2EED089']));
     expect(peer(e, 'in', 'worker').lines[1]).toMatchObject({ what: 'other ports', action: 'deny', decidedBy: { kind: 'icc', network: 'back', icc: false, by: 'networks.back' } });
     expect(peer(e, 'in', 'worker').sharedNetwork).toBe('back');
   });
@@ -92,9 +92,9 @@ describe('explain: outbound paths (04-egress)', () => {
     ]);
     // To the host's resolver address the way is INPUT (the L- chain), elsewhere FORWARD (the E- chain).
     expect(v4.lines[0]).toMatchObject({ verdict: 'host', decidedBy: { name: 'dns' } });
-    expect(v4.lines[0]?.chains).toContain('filter DOCKWARD-L-ALORLKHRTNJX67VQ');
+    expect(v4.lines[0]?.chains).toContain('filter DOCKWARD-L-B770C6F9B11A8D89');
     expect(v4.lines[2]).toMatchObject({ verdict: 'forwarded' });
-    expect(v4.lines[2]?.chains).toContain('filter DOCKWARD-E-ALORLKHRTNJX67VQ');
+    expect(v4.lines[2]?.chains).toContain('filter DOCKWARD-E-B770C6F9B11A8D89');
     expect(v4.lines[4]).toMatchObject({ verdict: 'rejected', rejectWith: 'tcp-reset' });
   });
 
@@ -107,7 +107,7 @@ describe('explain: outbound paths (04-egress)', () => {
     zone:resolvers (192.0.2.53/32) 53/tcp      allow  egress[0] dns
     anywhere else, other ports                 deny   defaults.outbound
     the host itself (172.19.0.1), other ports  deny   defaults.outbound`);
-    expect(text).toMatch(/chains \(ipv4\): outbound: mangle, filter DOCKWARD-E-7RQI4FS7VP225RCC; outbound to the host: mangle, filter DOCKWARD-L-7RQI4FS7VP225RCC/);
+    expect(text).toMatch(/chains \(ipv4\): outbound: mangle, filter DOCKWARD-E-A2ECD841E2EED089; outbound to the host: mangle, filter DOCKWARD-L-A2ECD841E2EED089/);
   });
 
   it('without egress rules and with the permissive default, outbound is allowed by defaults.outbound', () => {
@@ -149,7 +149,7 @@ describe('explain names host.toContainers rules (05-host)', () => {
     const e = explain({ inventory: c.inventory, policy: c.policy, host: HOST, container: 'app', from: {} });
     expect(e.bindings[0]?.fromHost).toEqual({ allowed: true, decidedBy: { kind: 'rule', section: 'host.toContainers', index: 0, place: 'host.toContainers[0]', name: 'proxy' } });
     expect(e.bindings[0]?.answer).toMatchObject({ allowed: true, decidedBy: { place: 'host.toContainers[0]', name: 'proxy' } });
-    expect(e.chains.filter((r) => r.role === 'from the host').map((r) => `${r.table} ${r.chain}`)).toEqual(['mangle DOCKWARD-H-ALORLKHRTNJX67VQ', 'filter DOCKWARD-H-ALORLKHRTNJX67VQ']);
+    expect(e.chains.filter((r) => r.role === 'from the host').map((r) => `${r.table} ${r.chain}`)).toEqual(['mangle DOCKWARD-H-B770C6F9B11A8D89', 'filter DOCKWARD-H-B770C6F9B11A8D89']);
     expect(renderText(e)).toContain('the host itself (not governed by rules): allow by host.toContainers[0] proxy');
   });
 

@@ -25,7 +25,7 @@ function mark(ok: boolean): string {
   return ok ? 'met' : 'NOT MET';
 }
 
-interface CompileRun { ms: number; cpuMs: number; rssMB: number; bytes: number }
+interface CompileRun { ms: number; warmMs: number; cpuMs: number; rssMB: number; bytes: number }
 
 async function compileRow(size: string, shape: 'full' | 'basic'): Promise<(string | number)[]> {
   const runs: CompileRun[] = [];
@@ -34,15 +34,17 @@ async function compileRow(size: string, shape: 'full' | 'basic'): Promise<(strin
     runs.push(JSON.parse(stdout) as CompileRun);
   }
   const wall = median(runs.map((r) => r.ms));
+  const warm = median(runs.map((r) => r.warmMs));
   const rss = median(runs.map((r) => r.rssMB));
-  const target = size === '10000' ? `${mark(wall <= 200)} / ${mark(rss <= 200)}` : '';
-  return [`${size}${shape === 'basic' ? ' (IPv4, source rules only)' : ''}`, ms(wall), ms(median(runs.map((r) => r.cpuMs))),
+  const target = size === '10000' ? `${mark(wall <= 200)} / ${mark(warm <= 200)} / ${mark(rss <= 200)}` : '';
+  return [`${size}${shape === 'basic' ? ' (IPv4, source rules only)' : ''}`, ms(wall), ms(median(runs.map((r) => r.cpuMs))), ms(warm),
     `${rss.toFixed(0)} MB`, `${(runs[0]!.bytes / 1e6).toFixed(1)} MB`, target];
 }
 
 async function compileFigures(): Promise<void> {
-  console.log(`\n1. compile + render (hashing included), fresh process per run, median of ${COMPILE_RUNS}; target at 10,000: ≤ 200 ms, RSS ≤ 200 MB`);
-  const rows: (string | number)[][] = [['containers', 'wall', 'CPU', 'RSS peak', 'restore text', 'time / RSS target']];
+  console.log(`\n1. compile + render (hashing included), fresh process per run, median of ${COMPILE_RUNS}; then again in that process (warm, as a running`);
+  console.log('   daemon resyncs, no cache); target at 10,000: ≤ 200 ms, RSS ≤ 200 MB');
+  const rows: (string | number)[][] = [['containers', 'cold wall', 'cold CPU', 'warm wall', 'RSS peak', 'restore text', 'cold / warm / RSS target']];
   for (const size of SIZES) rows.push(await compileRow(size, 'full'));
   if (SIZES.includes('10000')) rows.push(await compileRow('10000', 'basic'));
   table(rows);

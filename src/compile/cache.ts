@@ -12,16 +12,19 @@
  * that name in the last compile is replaced by that chain object (`reuse`), so the plan
  * skips it as in force, and its rendering is remembered, like a container's.
  */
-import type { Container } from '../inventory/types.js';
+import type { Container, Network } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
 import { memoise } from '../ruleset/render.js';
 import { TABLE_ORDER, type Chain, type Family, type Rule, type Ruleset, type Tables } from '../ruleset/types.js';
 import type { ContainerParts } from './published.js';
 
-/** Something computed from one container alone (with the policy, family and networks). */
-export type PerContainer = <T>(container: Container, slot: string, compute: () => T) => T;
+/**
+ * Something computed from one object of the inventory alone (a container, an attachment of
+ * it, the list of networks) with the policy, family and networks.
+ */
+export type PerContainer = <T>(key: object, slot: string, compute: () => T) => T;
 
-export const uncached: PerContainer = (_container, _slot, compute) => compute();
+export const uncached: PerContainer = (_key, _slot, compute) => compute();
 
 /** A container's chains and dispatch rules will be met again: remember their rendering too. */
 function remembered(parts: ContainerParts): ContainerParts {
@@ -55,15 +58,16 @@ function sameChain(a: Chain, b: Chain): boolean {
 }
 
 export class CompileCache {
-  private entries = new WeakMap<Container, Map<string, unknown>>();
+  private entries = new WeakMap<object, Map<string, unknown>>();
   /** The last compile's chains, per family/table, by name. */
   private chains = new Map<string, Map<string, Chain>>();
   private policy: Policy | undefined;
   private networks = '';
 
   /** Start a compile with these inputs; anything they change is forgotten. */
-  begin(policy: Policy, networks: ReadonlyMap<string, string>): void {
-    const signature = JSON.stringify([...networks]);
+  begin(policy: Policy, networks: readonly Network[]): void {
+    // Every field of every network: a container's share is built against its networks' bridges.
+    const signature = JSON.stringify(networks);
     if (policy !== this.policy || signature !== this.networks) {
       this.entries = new WeakMap();
       this.chains = new Map();
@@ -72,9 +76,9 @@ export class CompileCache {
     this.networks = signature;
   }
 
-  readonly of: PerContainer = <T>(container: Container, slot: string, compute: () => T): T => {
-    let known = this.entries.get(container);
-    if (!known) this.entries.set(container, (known = new Map()));
+  readonly of: PerContainer = <T>(key: object, slot: string, compute: () => T): T => {
+    let known = this.entries.get(key);
+    if (!known) this.entries.set(key, (known = new Map()));
     if (known.has(slot)) return known.get(slot) as T;
     const value = compute();
     known.set(slot, value);
@@ -95,14 +99,12 @@ export class CompileCache {
       const chains = table.chains.map((chain) => {
         const before = last.get(chain.name);
         if (before === chain) return chain;
-        const kept = before !== undefined && sameChain(before, chain) ? before : chain;
-        if (kept === chain) {
-          memoise([chain]);
-          last.set(chain.name, chain);
-        }
+        if (before !== undefined && sameChain(before, chain)) return before;
+        memoise([chain]);
+        last.set(chain.name, chain);
         // A set chain's lines are met again even when the chain is not: the containers' own rules, mostly.
-        if (kept.unordered) memoise(kept.rules);
-        return kept;
+        if (chain.unordered) memoise(chain.rules);
+        return chain;
       });
       // Chains gone since (a container stopped): forget them.
       this.chains.set(key, last.size > chains.length ? new Map(chains.map((c) => [c.name, c])) : last);

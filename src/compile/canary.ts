@@ -34,14 +34,10 @@ function canaryOf(policy: Policy): Chain {
   return canary;
 }
 
-/** Every table with its canary, in name order among its chains. */
+/** Every table with its canary, first among its chains (a table commits whole: where it sits does not matter). */
 export function withCanaries(ruleset: Ruleset, policy: Policy): Ruleset {
   const canary = canaryOf(policy);
-  const tables = Object.fromEntries(Object.entries(ruleset.tables).map(([name, t]) => {
-    const chains = [...t.chains, canary];
-    chains.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return [name as TableName, { ...t, chains }];
-  })) as unknown as Tables;
+  const tables = Object.fromEntries(Object.entries(ruleset.tables).map(([name, t]) => [name as TableName, { ...t, chains: [canary, ...t.chains] }])) as unknown as Tables;
   return { ...ruleset, tables };
 }
 

@@ -23,6 +23,7 @@ import type { Attachment } from './model.js';
 import { mirrorChain } from './mirror.js';
 import { CONNECT, connectionChain } from './names.js';
 import { dst, inIf, jump, portRange, rule, src, verdict } from './rules.js';
+import { uncached, type PerContainer } from './cache.js';
 
 export interface ConnectionChains {
   /** CONNECT and one chain per destination container, for filter (mangle mirrors them). */
@@ -74,8 +75,31 @@ function byContainer(attachments: readonly Attachment[]): Map<Container, Attachm
   return groups;
 }
 
+/**
+ * What one destination's chains were built from, and the chains: kept per container
+ * (CompileCache) and reused while the inputs are the very same objects — the sources'
+ * attachments come from the model cache — so an event elsewhere rebuilds nothing here.
+ */
+interface Built {
+  inputs?: readonly unknown[];
+  filter?: Chain;
+  raw?: Chain;
+}
+
+function sameInputs(a: readonly unknown[] | undefined, b: readonly unknown[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The destination's own attachments, then the sources of each rule that may lead to it. */
+function inputsOf(onto: readonly Attachment[], toRules: readonly ConnectionRule[], sources: Sources): unknown[] {
+  const inputs: unknown[] = [...onto];
+  for (const r of toRules) inputs.push(r, ...sources(r));
+  return inputs;
+}
+
 /** `implicit`: paths the policy file does not state (legacy links), decided after its own. */
-export function connectionChains(policy: Policy, attachments: readonly Attachment[], family: Family, implicit: readonly ConnectionRule[] = []): ConnectionChains {
+export function connectionChains(policy: Policy, attachments: readonly Attachment[], family: Family,
+  implicit: readonly ConnectionRule[] = [], memo: PerContainer = uncached): ConnectionChains {
   const rules = [...(policy.connections ?? []), ...implicit];
   const filter: Chain[] = [];
   const raw: Chain[] = [];
@@ -84,19 +108,31 @@ export function connectionChains(policy: Policy, attachments: readonly Attachmen
   const bridges = new Set<string>();
   if (rules.length === 0) return { filter, raw, bridges };
   const sources = sourcesByRule(rules, attachments);
+  // Links are rebuilt each compile (new rule objects): with them, nothing is remembered.
+  const remember = implicit.length === 0 ? memo : uncached;
+  const slot = `connections/${family}`;
   for (const [container, onto] of byContainer(attachments)) {
-    const lines = linesTo(container, rules, sources, family);
-    if (lines.length === 0) continue;
-    const name = connectionChain(container.id);
-    filter.push({ name, rules: lines });
+    const toRules = remember(container, 'connections/to', () => rules.filter((r) => matchesAny(r.to, container)));
+    if (toRules.length === 0) continue;
+    const built = remember<Built>(container, slot, () => ({}));
+    const inputs = inputsOf(onto, toRules, sources);
+    if (!sameInputs(built.inputs, inputs)) {
+      const lines = linesTo(container, toRules, sources, family);
+      const crossing = onto.flatMap((a) => linesTo(container, toRules, sources, family, a));
+      const name = connectionChain(container.id);
+      built.inputs = inputs;
+      built.filter = lines.length > 0 ? { name, rules: lines } : undefined;
+      built.raw = lines.length > 0 && crossing.length > 0 ? mirrorChain({ name, rules: crossing }, 'drop') : undefined;
+    }
+    if (!built.filter) continue;
+    filter.push(built.filter);
     for (const a of onto) {
-      dispatch.push(rule([dst(hostCidr(family, a.address))], jump(name)));
+      dispatch.push(rule([dst(hostCidr(family, a.address))], jump(built.filter.name)));
       bridges.add(a.bridge.iface);
     }
-    const crossing = onto.flatMap((a) => linesTo(container, rules, sources, family, a));
-    if (crossing.length === 0) continue;
-    raw.push(mirrorChain({ name, rules: crossing }, 'drop'));
-    rawDispatch.push(...onto.map((a) => rule([dst(hostCidr(family, a.address))], jump(name))));
+    if (!built.raw) continue;
+    raw.push(built.raw);
+    rawDispatch.push(...onto.map((a) => rule([dst(hostCidr(family, a.address))], jump(built.filter!.name))));
   }
   // Dispatch lines are keyed by destination address: no two match the same packet.
   filter.push({ name: CONNECT, rules: dispatch, unordered: true });

@@ -97,9 +97,10 @@ function wayPart(way: Way, a: Attachment, rules: readonly EgressRule[], family: 
 function wayChains(way: Way, rules: readonly EgressRule[], attachments: readonly Attachment[], family: Family, memo: PerContainer): Chain[] {
   const chains = new Map<string, Chain>();
   const dispatch: Rule[] = [];
+  const slot = `${way.dispatch}/${family}`;
   for (const a of attachments) {
-    // Depends on the container alone (its bridge and address are the container's).
-    const part = memo(a.container, `${way.dispatch}/${family}/${a.bridge.id}`, () => wayPart(way, a, rules, family));
+    // Depends on the attachment alone (the container's, on one bridge; the model hands out the same object again).
+    const part = memo(a, slot, () => wayPart(way, a, rules, family));
     if (!part) continue;
     if (!chains.has(part.chain.name)) chains.set(part.chain.name, part.chain);
     dispatch.push(part.dispatch);

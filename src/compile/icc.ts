@@ -4,16 +4,9 @@
  */
 import { globMatch } from '../policy/selector.js';
 import type { Policy } from '../policy/types.js';
-import type { Bridge, Model } from './model.js';
+import type { Bridge } from './model.js';
 
-function iccOf(bridge: Bridge, policy: Policy): boolean {
+export function iccOf(bridge: Bridge, policy: Policy): boolean {
   const override = policy.networks?.find((o) => globMatch(o.pattern, bridge.name));
   return override === undefined ? bridge.icc : override.icc === 'allow';
-}
-
-export function withPolicyIcc(model: Model, policy: Policy): Model {
-  if (!policy.networks?.length) return model;
-  const changed = new Map(model.bridges.map((b) => [b.id, { ...b, icc: iccOf(b, policy) }]));
-  const rebound = <T extends { bridge: Bridge }>(x: T): T => ({ ...x, bridge: changed.get(x.bridge.id) ?? x.bridge });
-  return { ...model, bridges: [...changed.values()], publications: model.publications.map(rebound), attachments: model.attachments.map(rebound) };
 }

@@ -18,6 +18,7 @@ function exposedRanges(ports: readonly string[]): PortRange[] {
 }
 
 export function linkConnections(inventory: Inventory): ConnectionRule[] {
+  if (!inventory.containers.some((c) => (c.links?.length ?? 0) > 0)) return [];
   const byName = new Map(inventory.containers.map((c) => [c.name, c]));
   return inventory.containers.flatMap((parent) => (parent.links ?? []).flatMap((name) => {
     const child = byName.get(name);

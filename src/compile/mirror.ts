@@ -25,6 +25,11 @@ export function mirrorRule(r: Rule, as: RejectAs = 'mark'): Rule {
   return r.target.kind === 'REJECT' ? { ...r, target: mirrorTarget(r.target, as) } : r;
 }
 
+/** Chains are immutable: the mirror of the same chain object is the same object (the compile cache then finds it unchanged). */
+const mirrors = new WeakMap<Chain, Partial<Record<RejectAs, Chain>>>();
+
 export function mirrorChain(chain: Chain, as: RejectAs = 'mark'): Chain {
-  return { ...chain, rules: chain.rules.map((r) => mirrorRule(r, as)) };
+  let known = mirrors.get(chain);
+  if (!known) mirrors.set(chain, (known = {}));
+  return (known[as] ??= { ...chain, rules: chain.rules.map((r) => mirrorRule(r, as)) });
 }

@@ -7,6 +7,9 @@ import type { Container, Endpoint, Inventory, Network, PortBinding } from '../in
 import type { Family } from '../ruleset/types.js';
 import { isAddress, isCidr, isInterfaceName, isPort } from '../ruleset/tokens.js';
 import { containerChain } from './names.js';
+import type { Policy } from '../policy/types.js';
+import { iccOf } from './icc.js';
+import { uncached, type PerContainer } from './cache.js';
 
 export interface Bridge {
   readonly id: string;
@@ -139,26 +142,54 @@ function bindingsOf(c: Container, family: Family, notes: string[]): Binding[] {
   return out;
 }
 
-export function buildModel(inventory: Inventory, family: Family): Model {
+/** What one container contributes to the model: computed from the container and the bridges alone. */
+interface ContainerModel {
+  readonly attachments: readonly Attachment[];
+  readonly publication?: Publication;
+  readonly notes: readonly string[];
+}
+
+function containerModel(c: Container, bridges: ReadonlyMap<string, Bridge>, family: Family): ContainerModel {
   const notes: string[] = [];
+  const attachments = attachmentsOf(c, bridges, family);
+  const bindings = bindingsOf(c, family, notes);
+  if (bindings.length === 0) return { attachments, notes };
+  const endpoint = publishingEndpoint(c, bridges);
+  const bridge = endpoint && bridges.get(endpoint.networkId);
+  const address = addressOf(endpoint, family);
+  if (!address || !bridge || bridge.internal) return { attachments, notes };
+  return { attachments, publication: { container: c, chain: containerChain(c.id), bridge, address, bindings }, notes };
+}
+
+/** The bridges of one family, with ICC as the policy decides it (icc.ts). */
+export function bridgesOf(inventory: Inventory, family: Family, policy: Policy, notes: string[]): Map<string, Bridge> {
   const bridges = new Map<string, Bridge>();
   for (const network of inventory.networks) {
     const bridge = toBridge(network, family, notes);
-    if (bridge) bridges.set(bridge.id, bridge);
+    if (bridge) bridges.set(bridge.id, { ...bridge, icc: iccOf(bridge, policy) });
   }
+  return bridges;
+}
+
+/**
+ * `memo` remembers each container's share (CompileCache, which forgets everything when the
+ * networks or the policy change): after an event, only the changed container is looked at.
+ */
+export function buildModel(inventory: Inventory, family: Family, policy: Policy, memo: PerContainer = uncached): Model {
+  const notes: string[] = [];
+  // Keyed by the policy: the cache forgets everything when the policy or the networks change.
+  const bridges = memo(policy, `bridges/${family}`, () => ({ map: bridgesOf(inventory, family, policy, notes), notes: [...notes] }));
+  const modelNotes = [...bridges.notes];
   const publications: Publication[] = [];
   const attachments: Attachment[] = [];
+  const slot = `model/${family}`;
   for (const c of inventory.containers) {
-    for (const a of attachmentsOf(c, bridges, family)) attachments.push(a);
-    const bindings = bindingsOf(c, family, notes);
-    if (bindings.length === 0) continue;
-    const endpoint = publishingEndpoint(c, bridges);
-    const bridge = endpoint && bridges.get(endpoint.networkId);
-    const address = addressOf(endpoint, family);
-    if (!address || !bridge || bridge.internal) continue;
-    publications.push({ container: c, chain: containerChain(c.id), bridge, address, bindings });
+    const share = memo(c, slot, () => containerModel(c, bridges.map, family));
+    for (const a of share.attachments) attachments.push(a);
+    if (share.publication) publications.push(share.publication);
+    for (const note of share.notes) modelNotes.push(note);
   }
-  return { bridges: [...bridges.values()], publications, attachments, notes };
+  return { bridges: [...bridges.map.values()], publications, attachments, notes: modelNotes };
 }
 
 function attachmentsOf(c: Container, bridges: ReadonlyMap<string, Bridge>, family: Family): Attachment[] {

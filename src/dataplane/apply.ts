@@ -96,7 +96,7 @@ export async function applyIncremental(ipt: Iptables, desired: Ruleset, assumed:
   const started = now();
   const plan = planRestore(desired, assumed.live, { unchanged: assumed.chains, deferDeletes: true });
   if (plan.text !== '') await ipt.restore(desired.family, plan.text);
-  const live = advanceLive(assumed.live, desired, plan.changes);
+  const live = advanceLive(assumed.live, desired, plan);
   return {
     family: desired.family, applied: desired, skipped: [], changes: plan.changes, restoreBytes: plan.text.length,
     durationMs: now() - started, live, deferred: plan.deferred === true,

@@ -6,7 +6,6 @@
  * the host's addresses and ipsets come in as data.
  */
 import { accessLines, rulesFor } from '../compile/access.js';
-import { withPolicyIcc } from '../compile/icc.js';
 import { compile, DEFAULT_OPTIONS } from '../compile/index.js';
 import { withExistingSets, type ExistingSets } from '../compile/sets.js';
 import { linkConnections } from '../compile/links.js';
@@ -57,7 +56,7 @@ interface FamilyView {
 
 function familyView(ruleset: Ruleset, inventory: Inventory, policy: Policy, host: readonly HostAddress[]): FamilyView {
   const family = ruleset.family;
-  const model = withPolicyIcc(buildModel(inventory, family), policy);
+  const model = buildModel(inventory, family, policy);
   const bridgeIfaces = new Set(model.bridges.map((b) => b.iface));
   const gateways = model.bridges.flatMap((b) => b.subnets.flatMap((s) => (s.gateway ? [s.gateway] : [])));
   const bound = model.publications.flatMap((p) => p.bindings.flatMap((b) => (b.hostIp ? [b.hostIp] : [])));

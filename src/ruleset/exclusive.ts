@@ -44,6 +44,7 @@ export function foreignParts(desired: Ruleset, live: LiveState): Change[] {
 
 /** Nothing when live is exactly the desired ruleset; else the whole ruleset, to be restored without --noflush. */
 export function planExclusive(desired: Ruleset, live: LiveState): Plan {
-  const changes = [...planRestore(desired, live).changes, ...foreignParts(desired, live)];
-  return { text: changes.length > 0 ? `${exclusiveText(desired)}` : '', changes };
+  const planned = planRestore(desired, live);
+  const changes = [...planned.changes, ...foreignParts(desired, live)];
+  return { text: changes.length > 0 ? `${exclusiveText(desired)}` : '', changes, written: planned.written };
 }

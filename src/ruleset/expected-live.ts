@@ -5,8 +5,8 @@
  * keeps the hot path (an event about one container) free of the save exec; a read-back
  * soon after, off that path, checks the assumption.
  */
-import type { LiveChain, LiveState, LiveTable } from './parse.js';
-import type { Change } from './plan.js';
+import { appendLive, liveTags, type LiveChain, type LiveRule, type LiveState, type LiveTable } from './parse.js';
+import type { Plan } from './plan.js';
 import { hookTag } from './hash.js';
 import { renderChain, ruleLine } from './render.js';
 import { TABLE_ORDER, type Chain, type Hook, type Ruleset, type TableName } from './types.js';
@@ -18,6 +18,17 @@ function words(line: string, chain: string): string {
 function liveChain(chain: Chain): LiveChain {
   const { tags, lines } = renderChain(chain);
   return { name: chain.name, rules: lines.map((line, i) => ({ text: words(line, chain.name), tag: tags[i]! })) };
+}
+
+/** The desired set chain's lines that the live one lacks, appended to it in place (what `-A` did). */
+function appendMissing(live: LiveChain, chain: Chain): void {
+  const present = liveTags(live);
+  const { tags, lines } = renderChain(chain);
+  const added: LiveRule[] = [];
+  tags.forEach((tag, i) => {
+    if (!present.has(tag)) added.push({ text: words(lines[i]!, chain.name), tag });
+  });
+  appendLive(live, added);
 }
 
 function placeHooks(live: LiveTable, table: TableName, hooks: readonly Hook[], builtins: ReadonlySet<string>): void {
@@ -46,13 +57,9 @@ export function expectedLive(ruleset: Ruleset): LiveState {
  * The expected state after a plan was restored: the previous one with the planned changes
  * applied, in place. Costs what changed, not what exists (the hot path after an event).
  */
-export function advanceLive(live: LiveState, desired: Ruleset, changes: readonly Change[]): LiveState {
-  const byName = new Map<string, Chain>();
-  const chainOf = (table: TableName, name: string): Chain | undefined => {
-    if (byName.size === 0) for (const t of TABLE_ORDER) for (const c of desired.tables[t].chains) byName.set(`${t}/${c.name}`, c);
-    return byName.get(`${table}/${name}`);
-  };
-  for (const change of changes) {
+export function advanceLive(live: LiveState, desired: Ruleset, plan: Pick<Plan, 'changes' | 'written'>): LiveState {
+  const chainOf = (table: TableName, name: string): Chain | undefined => plan.written.get(`${table}/${name}`);
+  for (const change of plan.changes) {
     const table = live.get(change.table) ?? new Map<string, LiveChain>();
     live.set(change.table, table);
     if (change.kind === 'write-chain' || change.kind === 'edit-chain') {
@@ -60,9 +67,9 @@ export function advanceLive(live: LiveState, desired: Ruleset, changes: readonly
       if (chain) table.set(change.chain, liveChain(chain));
     } else if (change.kind === 'append-chain') {
       const chain = chainOf(change.table, change.chain);
-      const old = table.get(change.chain)?.rules ?? [];
-      const present = new Set(old.map((r) => r.tag));
-      if (chain) table.set(change.chain, { name: change.chain, rules: [...old, ...liveChain(chain).rules.filter((r) => !present.has(r.tag))] });
+      const old = table.get(change.chain);
+      if (chain && old) appendMissing(old, chain);
+      else if (chain) table.set(change.chain, liveChain(chain));
     } else if (change.kind === 'flush-chain') {
       table.set(change.chain, { name: change.chain, rules: [] });
     } else if (change.kind === 'delete-chain') {

@@ -20,6 +20,31 @@ export interface LiveChain {
 }
 
 export type LiveTable = Map<string, LiveChain>;
+
+/**
+ * The tags of a live chain, remembered: a set chain of the assumed state (a thousand
+ * dispatch lines) is met again at every event. Rules added in place go through appendLive.
+ */
+const tagSets = new WeakMap<LiveChain, Set<string>>();
+
+export function liveTags(chain: LiveChain): ReadonlySet<string> {
+  let tags = tagSets.get(chain);
+  if (!tags) {
+    tags = new Set();
+    for (const r of chain.rules) if (r.tag !== undefined) tags.add(r.tag);
+    tagSets.set(chain, tags);
+  }
+  return tags;
+}
+
+/** Adds rules at the end of a live chain, in place, its remembered tags with them. */
+export function appendLive(chain: LiveChain, rules: readonly LiveRule[]): void {
+  const tags = tagSets.get(chain);
+  for (const r of rules) {
+    chain.rules.push(r);
+    if (r.tag !== undefined) tags?.add(r.tag);
+  }
+}
 export type LiveState = Map<TableName, LiveTable>;
 
 const TAG_RE = /--comment "?DW:([0-9a-f]{16})\b/;

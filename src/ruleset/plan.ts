@@ -7,7 +7,7 @@
  */
 import { CANARY, isOwnedChain } from '../compile/names.js';
 import { hookTag } from './hash.js';
-import type { LiveChain, LiveState, LiveTable } from './parse.js';
+import { liveTags, type LiveChain, type LiveState, type LiveTable } from './parse.js';
 import { renderChain, ruleLine, type RenderedChain } from './render.js';
 import { dockerLeftovers } from './takeover.js';
 import { TABLE_ORDER, type Chain, type Hook, type Ruleset, type Table, type TableName } from './types.js';
@@ -23,6 +23,8 @@ export interface Plan {
   readonly changes: readonly Change[];
   /** Deletions left for later (PlanOptions.deferDeletes): a cleanup apply is due. */
   readonly deferred?: boolean;
+  /** The desired chains the plan writes, edits or appends to, by `table/name`: what the live state becomes. */
+  readonly written: ReadonlyMap<string, Chain>;
 }
 
 const EMPTY: LiveTable = new Map();
@@ -32,17 +34,32 @@ const EMPTY: LiveTable = new Map();
  * wanted (or that carry none) are deleted by their exact text, wanted rules missing live
  * are appended. One container's start adds one line, however many containers there are.
  */
-function setEdits(chain: string, desired: RenderedChain, live: LiveChain): string[] {
-  const wanted = new Map<string, number>();
-  desired.tags.forEach((tag, i) => wanted.set(tag, i));
+function setEdits(chain: string, desired: RenderedChain, live: LiveChain, deferDeletes: boolean): SetEdits {
+  const present = liveTags(live);
+  const appends: string[] = [];
+  let kept = 0;
+  desired.tags.forEach((tag, i) => {
+    if (present.has(tag)) kept++;
+    else appends.push(desired.lines[i]!);
+  });
+  // Every live line is wanted (set chains hold distinct rules): nothing to delete, no need to look at each.
+  if (kept === live.rules.length && present.size === live.rules.length) return { appends, deletes: [], deleting: false };
+  if (deferDeletes) return { appends, deletes: [], deleting: true };
+  const wanted = new Set(desired.tags);
   const seen = new Set<string>();
-  const lines: string[] = [];
+  const deletes: string[] = [];
   for (const rule of live.rules) {
     if (rule.tag !== undefined && wanted.has(rule.tag) && !seen.has(rule.tag)) seen.add(rule.tag);
-    else lines.push(`-D ${chain} ${rule.text}`);
+    else deletes.push(`-D ${chain} ${rule.text}`);
   }
-  for (const [tag, i] of wanted) if (!seen.has(tag)) lines.push(desired.lines[i]!);
-  return lines;
+  return { appends, deletes, deleting: deletes.length > 0 };
+}
+
+interface SetEdits {
+  readonly appends: readonly string[];
+  /** Empty when deferred. */
+  readonly deletes: readonly string[];
+  readonly deleting: boolean;
 }
 
 function sameTags(live: LiveChain | undefined, desired: readonly string[]): boolean {
@@ -78,8 +95,23 @@ export interface PlanOptions {
   readonly deferDeletes?: boolean;
 }
 
+/**
+ * Owned live chains the desired table no longer has, in name order. Counted first: after
+ * most events every live chain is still wanted, and a set of a table's names is not built.
+ */
+function unwantedChains(desired: Table, live: LiveTable): string[] {
+  let owned = 0;
+  for (const name of live.keys()) if (isOwnedChain(name)) owned++;
+  let kept = 0;
+  for (const chain of desired.chains) if (live.has(chain.name)) kept++;
+  if (kept === owned) return [];
+  const wanted = new Set(desired.chains.map((c) => c.name));
+  return [...live.keys()].filter((c) => isOwnedChain(c) && !wanted.has(c)).sort();
+}
+
 /** One table's block of restore input ('' when nothing in it differs). */
-function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes: Change[], options: PlanOptions, flags: { deferred: boolean }): string {
+function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes: Change[], options: PlanOptions,
+  flags: { deferred: boolean }, written: Map<string, Chain>): string {
   const desired = ruleset.tables[name];
   const live = state.get(name) ?? EMPTY;
   const declare: string[] = [];
@@ -96,17 +128,18 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
     const rendered = renderChain(chain);
     const current = live.get(chain.name);
     if (chain.unordered && current) {
-      setChainPlan(name, chain.name, setEdits(chain.name, rendered, current), { changes, edits, body, flags }, options);
+      setChainPlan(name, chain, setEdits(chain.name, rendered, current, options.deferDeletes === true), { changes, edits, body, flags, written }, options);
       continue;
     }
     if (sameTags(current, rendered.tags)) continue;
     declare.push(`:${chain.name} - [0:0]`);
     if (rendered.lines.length > 0) body.push(rendered.lines.join('\n'));
     changes.push({ kind: 'write-chain', table: name, chain: chain.name });
+    written.set(`${name}/${chain.name}`, chain);
   }
-  const leftovers = dockerLeftovers(name, state, ruleset.dockerBridges ?? []);
-  const wanted = new Set(desired.chains.map((c) => c.name));
-  const unwanted = [...live.keys()].filter((c) => isOwnedChain(c) && !wanted.has(c)).sort();
+  // Planned against the assumed state (the hot path), nothing of Docker's can be live: the full apply took it over.
+  const leftovers = options.unchanged ? { rules: [], chains: [] } : dockerLeftovers(name, state, ruleset.dockerBridges ?? []);
+  const unwanted = unwantedChains(desired, live);
   if (options.deferDeletes) {
     for (const chain of unwanted.filter((c) => (live.get(c)?.rules.length ?? 0) > 0)) {
       edits.push(`-F ${chain}`);
@@ -131,25 +164,17 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
  * A set chain that exists: its new lines are appended; stale ones are deleted now, or
  * left for the cleanup (deferDeletes), which then is due.
  */
-function setChainPlan(table: TableName, chain: string, lines: readonly string[],
-  out: { changes: Change[]; edits: string[]; body: string[]; flags: { deferred: boolean } }, options: PlanOptions): void {
-  let appended = false;
-  let deleted = false;
-  for (const line of lines) {
-    if (line.startsWith('-A')) {
-      out.body.push(line);
-      appended = true;
-    } else {
-      if (!options.deferDeletes) out.edits.push(line);
-      deleted = true;
-    }
-  }
+function setChainPlan(table: TableName, chain: Chain, edit: SetEdits,
+  out: { changes: Change[]; edits: string[]; body: string[]; flags: { deferred: boolean }; written: Map<string, Chain> }, options: PlanOptions): void {
+  out.edits.push(...edit.deletes);
+  out.body.push(...edit.appends);
   if (options.deferDeletes) {
-    if (deleted) out.flags.deferred = true;
-    if (appended) out.changes.push({ kind: 'append-chain', table, chain });
-  } else if (lines.length > 0) {
-    out.changes.push({ kind: 'edit-chain', table, chain });
+    if (edit.deleting) out.flags.deferred = true;
+    if (edit.appends.length > 0) out.changes.push({ kind: 'append-chain', table, chain: chain.name });
+  } else if (edit.appends.length > 0 || edit.deletes.length > 0) {
+    out.changes.push({ kind: 'edit-chain', table, chain: chain.name });
   }
+  if (edit.appends.length > 0 || edit.deletes.length > 0) out.written.set(`${table}/${chain.name}`, chain);
 }
 
 function hookLines(name: TableName, desired: Table, live: LiveTable, changes: Change[]): string[] {
@@ -176,12 +201,13 @@ const REMOVING = new Set<Change['kind']>(['delete-chain', 'flush-chain', 'edit-c
 export function planRestore(desired: Ruleset, live: LiveState, options: PlanOptions = {}): Plan {
   const changes: Change[] = [];
   const flags = { deferred: false };
-  const blocks = new Map(TABLE_ORDER.map((t) => [t, tablePlan(t, desired, live, changes, options, flags)] as const));
+  const written = new Map<string, Chain>();
+  const blocks = new Map(TABLE_ORDER.map((t) => [t, tablePlan(t, desired, live, changes, options, flags, written)] as const));
   // A canary is rewritten with every change to its table (compile/canary.ts): it neither grows nor shrinks access.
   const judged = changes.filter((c) => c.chain !== CANARY);
   const shrinking = judged.length > 0 && judged.every((c) => REMOVING.has(c.kind));
   const order = shrinking ? [...TABLE_ORDER].reverse() : TABLE_ORDER;
-  return { text: order.map((t) => blocks.get(t) ?? '').join(''), changes, ...(flags.deferred ? { deferred: true } : {}) };
+  return { text: order.map((t) => blocks.get(t) ?? '').join(''), changes, written, ...(flags.deferred ? { deferred: true } : {}) };
 }
 
 /** The whole ruleset as restore text, as if nothing were live: what `plan` shows and golden files hold. */
@@ -204,5 +230,5 @@ export function planFlush(live: LiveState): Plan {
     lines.push(`*${name}`, ...owned.map((c) => `:${c} - [0:0]`), ...unhook, ...owned.map((c) => `-X ${c}`), 'COMMIT');
     for (const chain of owned) changes.push({ kind: 'delete-chain', table: name, chain });
   }
-  return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', changes };
+  return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', changes, written: new Map() };
 }

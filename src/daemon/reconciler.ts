@@ -166,21 +166,21 @@ export class Reconciler {
     // dockward's own sets are loaded before the rules that match them (dataplane/ipset.ts).
     const sets = await this.loadOwnSets(compiled, reasons);
     if (!sets) return false;
-    // Each family is its own transaction: one failing leaves the other applied, and is reported.
-    const failures: string[] = [];
-    const applied: Ruleset[] = [];
-    let changes = 0;
-    for (const ruleset of compiled.rulesets) {
+    // Each family is its own transaction, run side by side (iptables and ip6tables share
+    // nothing but the xtables lock, which `-w` waits for): one failing leaves the other
+    // applied, and is reported.
+    const outcomes = await Promise.all(compiled.rulesets.map(async (ruleset) => {
       try {
-        const result = await this.applyOne(ruleset, reasons);
-        changes += result.changes.length;
-        applied.push(result.applied);
+        return { result: await this.applyOne(ruleset, reasons) };
       } catch (error) {
         const detail = error instanceof RestoreError ? { stderr: error.stderr, excerpt: error.excerpt } : {};
         this.deps.log.error({ reasons, family: ruleset.family, ...detail }, `apply failed (${ruleset.family}), previous rules kept`);
-        failures.push(`${ruleset.family}: ${(error as Error).message}`);
+        return { failure: `${ruleset.family}: ${(error as Error).message}` };
       }
-    }
+    }));
+    const failures = outcomes.flatMap((o) => (o.failure ? [o.failure] : []));
+    const applied = outcomes.flatMap((o) => (o.result ? [o.result.applied] : []));
+    const changes = outcomes.reduce((n, o) => n + (o.result?.changes.length ?? 0), 0);
     if (failures.length > 0) return this.fail(`apply failed, previous rules kept: ${failures.join('; ')}`, reasons);
     this.state.lastApply = { at: this.now(), durationMs: this.now() - started, changes };
     Object.assign(this.state, { stats: compiled.stats, desired: applied });

@@ -145,6 +145,8 @@ export async function guard(lab: Lab, ns: string, host: string, port: number, so
       const before = allowed.answers().length;
       try {
         await wait(() => allowed.answers().length > before, 'no answer to the allowed source after the repair');
+        // A quick repair leaves few knocks inside the fault: the refused one keeps knocking (never to be answered) until it has tried enough.
+        await wait(() => refused.tries() > 10, 'the refused knocker did not try 10 times');
       } finally {
         await stop();
       }

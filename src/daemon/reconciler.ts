@@ -4,7 +4,7 @@
  * containers": when the inventory cannot be read, the last good inventory is applied
  * again (so a wiped table is still repaired) and the run counts as failed, to be retried.
  */
-import { compile, DEFAULT_OPTIONS, type Compiled } from '../compile/index.js';
+import { compile, DEFAULT_OPTIONS, type BindingAccess, type Compiled } from '../compile/index.js';
 import { CompileCache } from '../compile/cache.js';
 import { foreignSetNames } from '../compile/sets.js';
 import { applyIncremental, applyRuleset, assumedAfter, withoutProtocol, type ApplyResult, type Assumed } from '../dataplane/apply.js';
@@ -15,7 +15,7 @@ import type { Inventory } from '../inventory/types.js';
 import type { Logger } from '../log.js';
 import type { OwnSet, Policy } from '../policy/types.js';
 import type { Family, Ruleset } from '../ruleset/types.js';
-import { changedBindings, fingerprint, flushStaleUdp, movedUdpBindings, revokeFlows } from './revoke.js';
+import { changedBindings, flushStaleUdp, movedUdpBindings, revokeFlows } from './revoke.js';
 import { parseSave } from '../ruleset/parse.js';
 import { containerChain, isOwnedChain } from '../compile/names.js';
 import { removeStaleSets, syncOwnSets, type Ipset } from '../dataplane/ipset.js';
@@ -87,8 +87,8 @@ export class Reconciler {
   /** Per family, what the last apply left in force (for planning the hot path) and the protocols the kernel refused. */
   private readonly applied = new Map<Family, { assumed: Assumed; skipped: readonly string[] }>();
   private readonly cache = new CompileCache();
-  /** Per binding key, from the last apply: its access fingerprint, and where it led. */
-  private access = new Map<string, string>();
+  /** Per binding key, from the last apply: its access, and where it led. */
+  private access = new Map<string, BindingAccess>();
   private targets = new Map<string, string>();
   /** Whether the last Docker read in this process succeeded ('unknown' before the first). */
   private docker: 'unknown' | 'read' | 'failed' = 'unknown';
@@ -350,7 +350,7 @@ export class Reconciler {
   private async revoke(compiled: Compiled): Promise<void> {
     const changed = changedBindings(this.access, compiled.access);
     const moved = movedUdpBindings(this.targets, compiled.access);
-    this.access = new Map(compiled.access.map((a) => [a.key, fingerprint(a)]));
+    this.access = new Map(compiled.access.map((a) => [a.key, a]));
     this.targets = new Map(compiled.access.map((a) => [a.key, a.target]));
     if (!this.deps.conntrack) return;
     try {

@@ -11,13 +11,21 @@ import type { BindingAccess } from '../compile/index.js';
 import type { Conntrack, Flow } from '../dataplane/conntrack.js';
 import type { Action } from '../policy/types.js';
 
-export function fingerprint(access: BindingAccess): string {
-  return JSON.stringify([access.target, access.lines]);
+/** Computed once per object: an unchanged container hands back the very same bindings (compile cache). */
+const fingerprints = new WeakMap<BindingAccess, string>();
+
+function fingerprint(access: BindingAccess): string {
+  let known = fingerprints.get(access);
+  if (known === undefined) fingerprints.set(access, (known = JSON.stringify([access.target, access.lines])));
+  return known;
 }
 
-/** Bindings present before and after whose access (or target) changed. */
-export function changedBindings(previous: ReadonlyMap<string, string>, next: readonly BindingAccess[]): BindingAccess[] {
-  return next.filter((a) => previous.has(a.key) && previous.get(a.key) !== fingerprint(a));
+/** Bindings present before and after whose access (or target) changed; the same object is unchanged. */
+export function changedBindings(previous: ReadonlyMap<string, BindingAccess>, next: readonly BindingAccess[]): BindingAccess[] {
+  return next.filter((a) => {
+    const before = previous.get(a.key);
+    return before !== undefined && before !== a && fingerprint(before) !== fingerprint(a);
+  });
 }
 
 function contains(cidr: string, address: string): boolean {

@@ -97,6 +97,17 @@ function inputsOf(onto: readonly Attachment[], toRules: readonly ConnectionRule[
   return inputs;
 }
 
+/**
+ * A destination's chain. When every line ends in the same verdict (one rule's sources, all
+ * allowed, say) first match decides nothing the order could change: the chain is a set, so
+ * a source container that starts adds its line instead of rewriting every destination's chain.
+ */
+function verdicts(name: string, lines: readonly Rule[]): Chain {
+  const first = JSON.stringify(lines[0]?.target);
+  const same = lines.every((r) => JSON.stringify(r.target) === first);
+  return same ? { name, rules: lines, unordered: true } : { name, rules: lines };
+}
+
 /** `implicit`: paths the policy file does not state (legacy links), decided after its own. */
 export function connectionChains(policy: Policy, attachments: readonly Attachment[], family: Family,
   implicit: readonly ConnectionRule[] = [], memo: PerContainer = uncached): ConnectionChains {
@@ -121,8 +132,8 @@ export function connectionChains(policy: Policy, attachments: readonly Attachmen
       const crossing = onto.flatMap((a) => linesTo(container, toRules, sources, family, a));
       const name = connectionChain(container.id);
       built.inputs = inputs;
-      built.filter = lines.length > 0 ? { name, rules: lines } : undefined;
-      built.raw = lines.length > 0 && crossing.length > 0 ? mirrorChain({ name, rules: crossing }, 'drop') : undefined;
+      built.filter = lines.length > 0 ? verdicts(name, lines) : undefined;
+      built.raw = lines.length > 0 && crossing.length > 0 ? mirrorChain(verdicts(name, crossing), 'drop') : undefined;
     }
     if (!built.filter) continue;
     filter.push(built.filter);

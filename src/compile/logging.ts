@@ -63,9 +63,9 @@ function logLine(rule: Rule, table: TableName): Rule {
 }
 
 function withLines(chain: Chain, table: TableName, notes: ReadonlySet<string>): Chain {
-  // A set chain holds dispatch lines only, never a verdict a rule asked to log.
-  if (chain.unordered || !chain.rules.some((r) => logs(r, table, notes))) return chain;
-  return { ...chain, rules: chain.rules.flatMap((r) => (logs(r, table, notes) ? [logLine(r, table), r] : [r])) };
+  if (!chain.rules.some((r) => logs(r, table, notes))) return chain;
+  // Each LOG line must come just before its verdict: a set of verdicts becomes an ordered chain.
+  return { name: chain.name, rules: chain.rules.flatMap((r) => (logs(r, table, notes) ? [logLine(r, table), r] : [r])) };
 }
 
 export function withLogging(ruleset: Ruleset, notes: ReadonlySet<string>): Ruleset {

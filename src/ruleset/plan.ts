@@ -44,15 +44,22 @@ function setEdits(chain: string, desired: RenderedChain, live: LiveChain, deferD
   });
   // Every live line is wanted (set chains hold distinct rules): nothing to delete, no need to look at each.
   if (kept === live.rules.length && present.size === live.rules.length) return { appends, deletes: [], deleting: false };
-  if (deferDeletes) return { appends, deletes: [], deleting: true };
   const wanted = new Set(desired.tags);
   const seen = new Set<string>();
-  const deletes: string[] = [];
+  const stale: string[] = [];
   for (const rule of live.rules) {
     if (rule.tag !== undefined && wanted.has(rule.tag) && !seen.has(rule.tag)) seen.add(rule.tag);
-    else deletes.push(`-D ${chain} ${rule.text}`);
+    else stale.push(rule.text);
   }
-  return { appends, deletes, deleting: deletes.length > 0 };
+  // A stale jump leads to a chain emptied at once, so it may wait for the cleanup; a stale
+  // verdict (a source's ACCEPT) would serve whoever gets that address next: it goes now.
+  if (deferDeletes && stale.every(isDispatch)) return { appends, deletes: [], deleting: true };
+  return { appends, deletes: stale.map((text) => `-D ${chain} ${text}`), deleting: true };
+}
+
+/** A dispatch line: a jump to an own chain, or the hairpin masquerade (address-bound, harmless when stale). */
+function isDispatch(text: string): boolean {
+  return / -[jg] DOCKWARD-\S+$/.test(text) || text.endsWith(' -j MASQUERADE');
 }
 
 interface SetEdits {
@@ -161,14 +168,14 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
 }
 
 /**
- * A set chain that exists: its new lines are appended; stale ones are deleted now, or
- * left for the cleanup (deferDeletes), which then is due.
+ * A set chain that exists: its new lines are appended; stale ones are deleted now, or —
+ * stale dispatch lines only — left for the cleanup (deferDeletes), which then is due.
  */
 function setChainPlan(table: TableName, chain: Chain, edit: SetEdits,
   out: { changes: Change[]; edits: string[]; body: string[]; flags: { deferred: boolean }; written: Map<string, Chain> }, options: PlanOptions): void {
   out.edits.push(...edit.deletes);
   out.body.push(...edit.appends);
-  if (options.deferDeletes) {
+  if (options.deferDeletes && edit.deletes.length === 0) {
     if (edit.deleting) out.flags.deferred = true;
     if (edit.appends.length > 0) out.changes.push({ kind: 'append-chain', table, chain: chain.name });
   } else if (edit.appends.length > 0 || edit.deletes.length > 0) {

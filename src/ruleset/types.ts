@@ -57,8 +57,9 @@ export interface Chain {
   readonly name: string;
   readonly rules: readonly Rule[];
   /**
-   * The rules form a set: no two can match the same packet, so their order does not matter
-   * (dispatch chains: one jump per container). Such a chain is updated line by line.
+   * The rules form a set: their order does not matter, because no two can match the same
+   * packet (dispatch chains: one jump per container) or because every rule ends in the
+   * same verdict (a connection chain's allowed sources). Such a chain is updated line by line.
    */
   readonly unordered?: boolean;
 }

@@ -4,7 +4,10 @@ import { compile } from '../../../src/compile/index.js';
 import { connectionChain } from '../../../src/compile/names.js';
 import type { Inventory } from '../../../src/inventory/types.js';
 import type { Policy } from '../../../src/policy/types.js';
-import { renderRuleset } from '../../../src/ruleset/plan.js';
+import { planRestore, renderRuleset } from '../../../src/ruleset/plan.js';
+import { parseSave } from '../../../src/ruleset/parse.js';
+import { applyIncremental, assumedAfter } from '../../../src/dataplane/apply.js';
+import { FakeIptables } from '../../fakes/iptables.js';
 import { container, inventory, network, policy } from '../../helpers/fixtures.js';
 
 const front = network(2);
@@ -65,5 +68,54 @@ connections:
   it('writes nothing for connections when there are none', () => {
     const text = renderRuleset(compile(inv, policy('version: 1\n')).rulesets[0]!);
     expect(text).not.toContain('CONNECT');
+  });
+});
+
+describe('connections: a chain of one verdict is a set', () => {
+  const pol = policy(`version: 1
+connections:
+  - { name: to-db, from: { label: role=app }, to: c2, ports: [5432/tcp] }
+`);
+  const asApp = (n: number) => container(n, front, [], { labels: { role: 'app' } });
+  const k = connectionChain(db.id);
+  const before = inventory([front, back], [asApp(1), db]);
+  const after = inventory([front, back], [asApp(1), db, asApp(4)]);
+
+  it('a source container that starts adds its line to the destination chain; one that stops takes its line out at once', async () => {
+    const kernel = new FakeIptables();
+    const first = compile(before, pol).rulesets[0]!;
+    await kernel.restore('ipv4', renderRuleset(first));
+    const assumed = assumedAfter(first);
+    const started = await applyIncremental(kernel, compile(after, pol).rulesets[0]!, assumed);
+    // In filter, in mangle (its mirror) and in raw (the path crosses networks): a line added to each, no chain rewritten.
+    const kChanges = started.changes.filter((c) => c.chain === k);
+    expect(kChanges.map((c) => `${c.kind} ${c.table}`).sort()).toEqual(['append-chain filter', 'append-chain mangle', 'append-chain raw']);
+    expect(started.deferred).toBe(false);
+    expect(kernel.chains('filter').get(k)!.filter((l) => l.includes('--dport 5432'))).toHaveLength(2);
+    // The stop: the stale ACCEPT for that address is deleted now, not left for the cleanup.
+    const stopped = await applyIncremental(kernel, compile(before, pol).rulesets[0]!, assumedAfter(started.applied, started.live));
+    expect(stopped.changes.filter((c) => c.chain === k).map((c) => `${c.kind} ${c.table}`).sort()).toEqual(['edit-chain filter', 'edit-chain mangle', 'edit-chain raw']);
+    expect(kernel.chains('filter').get(k)!.filter((l) => l.includes('--dport 5432'))).toHaveLength(1);
+    expect(kernel.chains('filter').get(k)!.some((l) => l.includes(`-s ${asApp(4).endpoints[0]!.ipv4}/32`))).toBe(false);
+    // What the hot path assumed is what the kernel holds.
+    expect(planRestore(compile(before, pol).rulesets[0]!, parseSave(await kernel.save('ipv4'))).changes.filter((c) => c.chain === k)).toEqual([]);
+  });
+
+  it('stays ordered when its rules differ in verdict, or when a rule logs (each LOG line before its verdict)', () => {
+    const mixed = policy(`version: 1
+connections:
+  - { from: { label: role=app }, to: c2, ports: [5432/tcp] }
+  - { from: c1, to: c2, action: reject }
+`);
+    const logged = policy(`version: 1
+connections:
+  - { from: { label: role=app }, to: c2, ports: [5432/tcp], log: true }
+`);
+    const find = (p: Policy) => compile(after, p).rulesets[0]!.tables.filter.chains.find((c) => c.name === k)!;
+    expect(find(pol).unordered).toBe(true);
+    expect(find(mixed).unordered).toBeUndefined();
+    const withLog = find(logged);
+    expect(withLog.unordered).toBeUndefined();
+    expect(withLog.rules.map((r) => r.target.kind)).toEqual(['LOG', 'ACCEPT', 'LOG', 'ACCEPT']);
   });
 });

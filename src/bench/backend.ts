@@ -5,7 +5,7 @@
  *   - through the daemon's path (daemon-like.ts): a full resync, then events — one
  *     container starting, then stopping, 50 times — from the event callback to the restores
  *     returned, next to restoring that container's own chains alone; the deferred cleanup;
- *     the repair after a flush, from the flush to the rules back; the process's RSS;
+ *     the repair after a flush, from the flush to the rules back and to their read-back; the process's RSS;
  *   - full apply (as the daemon applies: save, plan, restore, verify; and without the
  *     verify) next to the bare iptables-restore of the same text, rendered beforehand:
  *     alternated, median of three each; read-back.
@@ -26,7 +26,8 @@ import { DaemonLike } from './daemon-like.js';
 import { BENCH_IPSETS, BENCH_POLICY_YAML, BENCH_SET, container, syntheticInventory } from './synthetic.js';
 import { median, percentile, timed } from './stats.js';
 
-const EVENTS = 50;
+/** Starts and stops per size: 50 where the targets are judged; fewer at 10,000, where each costs seconds on nft. */
+const eventsAt = (size: number) => (size >= 10_000 ? 10 : 50);
 /** Stops between two cleanups: the daemon batches them (one 2 s after the last stop). */
 const CLEANUP_EVERY = 10;
 const OPTIONS = { ...DEFAULT_OPTIONS, ipsets: BENCH_IPSETS };
@@ -44,27 +45,37 @@ function ownChains(rulesets: readonly Ruleset[], id: string) {
       const here = blocks.filter((b) => b.table === table);
       return here.length === 0 ? [] : [`*${table}`, ...here.map((b) => `:${b.chain.name} - [0:0]`), ...here.flatMap(body), 'COMMIT'];
     }).join('\n');
-    return { family: r.family, add: `${text((b) => [...renderChain(b.chain).lines])}\n`, remove: `${text((b) => [`-X ${b.chain.name}`])}\n` };
+    return {
+      family: r.family, add: `${text((b) => [...renderChain(b.chain).lines])}\n`,
+      flush: `${text((b) => [`-F ${b.chain.name}`])}\n`, remove: `${text((b) => [`-X ${b.chain.name}`])}\n`,
+    };
   });
 }
 
-/** The floor of an incremental apply: one container's own chains restored alone (both families side by side, as the daemon applies), then removed (untimed). */
-async function oneContainerFloor(ipt: Iptables, policy: Policy, base: Inventory, index: number): Promise<{ ms: number; bytes: number }> {
+/**
+ * The floor of an incremental apply: one container's own chains restored alone (both
+ * families side by side, as the daemon applies); then, as the floor of a stop, the same
+ * chains flushed alone (a deletion: on nft the kernel's commit waits out an RCU grace
+ * period for it); then removed (untimed).
+ */
+async function oneContainerFloor(ipt: Iptables, policy: Policy, base: Inventory, index: number): Promise<{ ms: number; flushMs: number; bytes: number }> {
   const other = container(index);
   const { rulesets } = compile({ ...base, containers: [...base.containers, other] }, policy, OPTIONS);
   const texts = ownChains(rulesets, other.id);
   const [, ms] = await timed(async () => { await Promise.all(texts.map((t) => ipt.restore(t.family, t.add))); });
+  const [, flushMs] = await timed(async () => { await Promise.all(texts.map((t) => ipt.restore(t.family, t.flush))); });
   for (const t of texts) await ipt.restore(t.family, t.remove);
-  return { ms, bytes: texts.reduce((n, t) => n + t.add.length, 0) };
+  return { ms, flushMs, bytes: texts.reduce((n, t) => n + t.add.length, 0) };
 }
 
 async function daemonFigures(ipt: Iptables, policy: Policy, base: Inventory, size: number) {
   await flushAll(ipt);
   const daemon = new DaemonLike(ipt, policy, base);
   const resync = await daemon.event('start');
-  const start: number[] = [], stop: number[] = [], cleanup: number[] = [], floor: number[] = [];
+  const start: number[] = [], stop: number[] = [], cleanup: number[] = [], floor: number[] = [], flushFloor: number[] = [];
   const bytes = { start: [] as number[], stop: [] as number[], cleanup: [] as number[], floor: [] as number[] };
-  for (let k = 0; k < EVENTS; k++) {
+  const events = eventsAt(size);
+  for (let k = 0; k < events; k++) {
     const extra = container(size + k);
     const on = await daemon.event(`docker:container:start:${extra.id}`, { ...base, containers: [...base.containers, extra] });
     const off = await daemon.event(`docker:container:die:${extra.id}`, base);
@@ -75,8 +86,8 @@ async function daemonFigures(ipt: Iptables, policy: Policy, base: Inventory, siz
       cleanup.push(c.ms); bytes.cleanup.push(c.bytes);
     }
     // A container the events never used, so its chains are referenced by nothing.
-    const f = await oneContainerFloor(ipt, policy, base, size + EVENTS + k);
-    floor.push(f.ms); bytes.floor.push(f.bytes);
+    const f = await oneContainerFloor(ipt, policy, base, size + events + k);
+    floor.push(f.ms); flushFloor.push(f.flushMs); bytes.floor.push(f.bytes);
   }
   const rssMB = process.memoryUsage().rss / 1e6;
   const repair = await daemon.repairAfter(async () => {
@@ -86,8 +97,8 @@ async function daemonFigures(ipt: Iptables, policy: Policy, base: Inventory, siz
   daemon.stop();
   const p = (v: number[], q: number) => percentile(v, q);
   return {
-    resync: resync.ms, rssMB, repair,
-    startP50: p(start, 50), startP99: p(start, 99), stopP50: p(stop, 50), stopP99: p(stop, 99), floorP50: p(floor, 50), floorP99: p(floor, 99),
+    resync: resync.ms, rssMB, repair: repair.back, repairVerified: repair.verified,
+    startP50: p(start, 50), startP99: p(start, 99), stopP50: p(stop, 50), stopP99: p(stop, 99), floorP50: p(floor, 50), floorP99: p(floor, 99), flushFloorP50: p(flushFloor, 50),
     cleanupP50: p(cleanup, 50), startBytes: p(bytes.start, 50), stopBytes: p(bytes.stop, 50), cleanupBytes: p(bytes.cleanup, 50), floorBytes: p(bytes.floor, 50),
   };
 }

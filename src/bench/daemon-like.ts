@@ -21,16 +21,18 @@ export interface Run {
   readonly bytes: number;
 }
 
-/** Counts the restore input going through. */
-function counting(ipt: Iptables): Iptables & { take(): number } {
+/** Counts the restore input going through, and notes when the last restore returned. */
+function counting(ipt: Iptables): Iptables & { take(): number; lastRestored: number } {
   let bytes = 0;
   return {
     backend: ipt.backend,
+    lastRestored: 0,
     save: (family) => ipt.save(family),
     listChain: (family, table, chain) => ipt.listChain(family, table, chain),
-    restore: async (family: Family, text, options) => {
+    async restore(family: Family, text, options) {
       bytes += text.length;
       await ipt.restore(family, text, options);
+      this.lastRestored = performance.now();
     },
     take() {
       const b = bytes;
@@ -88,9 +90,11 @@ export class DaemonLike {
 
   /**
    * A flush by someone else, to the rules back: the watchdog's canaries (every 250 ms, as
-   * `dockward run`) see it and trigger the urgent repair. Timed from just before the flush.
+   * `dockward run`) see it and trigger the urgent repair. Timed from just before the flush
+   * to the repairing restore's return (the rules are in the kernel again), and to the end of
+   * the reconcile (its read-back verified them).
    */
-  async repairAfter(flush: () => Promise<void>): Promise<number> {
+  async repairAfter(flush: () => Promise<void>): Promise<{ back: number; verified: number }> {
     const done = new Promise<void>((resolve) => { this.finished = resolve; });
     const watchdog = startWatchdog({
       iptables: this.ipt, log: pino({ level: 'silent' }), desired: () => this.reconciler.state.desired,
@@ -101,7 +105,7 @@ export class DaemonLike {
       const started = performance.now();
       await flush();
       await done;
-      return performance.now() - started;
+      return { back: this.ipt.lastRestored - started, verified: performance.now() - started };
     } finally {
       watchdog.stop();
       this.finished = undefined;

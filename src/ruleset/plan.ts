@@ -57,9 +57,9 @@ function setEdits(chain: string, desired: RenderedChain, live: LiveChain, deferD
   return { appends, deletes: stale.map((text) => `-D ${chain} ${text}`), deleting: true };
 }
 
-/** A dispatch line: a jump to an own chain, or the hairpin masquerade (address-bound, harmless when stale). */
+/** A dispatch line: a jump to a container's own chain (emptied at once), or the hairpin masquerade (address-bound, harmless when stale). */
 function isDispatch(text: string): boolean {
-  return / -[jg] DOCKWARD-\S+$/.test(text) || text.endsWith(' -j MASQUERADE');
+  return / -[jg] DOCKWARD-[CKELH]-\S+$/.test(text) || text.endsWith(' -j MASQUERADE');
 }
 
 interface SetEdits {

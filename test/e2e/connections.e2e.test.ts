@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../../src/lab/index.js';
-import { dockward, scratch } from './dockward.js';
+import { connectionChain } from '../../src/compile/names.js';
+import { dockward, eventually, scratch, startDockward } from './dockward.js';
 
 const POLICY = `version: 1
 networks:
@@ -87,4 +88,38 @@ describe('connections between containers', () => {
       expect(seen[0], 'the allowed path still works').toBe('db');
     });
   }
+});
+
+describe('connections under dockward run: sources that come and go', () => {
+  // One rule, one verdict: db's chain is a set, edited line by line (compile/connections.ts).
+  const SOURCES = `version: 1
+connections:
+  - { name: apps-db, from: { label: role=app }, to: db, ports: [5432/tcp] }
+`;
+
+  it('a source that starts reaches db at once (a line added); once it is gone, the next container given its address does not', async () => {
+    await lab.docker(['network', 'create', '--subnet', '172.30.9.0/24', 'side']);
+    const k = connectionChain((await lab.docker(['inspect', '--format', '{{.Id}}', 'db'])).trim());
+    const toDb = (from: string) => lab.http({ container: from }, `http://${ip['db']}:5432/`);
+    const run = startDockward(lab, ['--policy', files.policy('sources.yaml', SOURCES), '--state-dir', `${files.dir}/sources`]);
+    const applied = (id: string, change: string) => () => run.logs().some((r) => r.msg === 'applied'
+      && (r['reasons'] as string[]).some((reason) => reason.includes(id)) && (r['changes'] as string[]).includes(change));
+    try {
+      await lab.runHttp('app1', { network: 'side', labels: { role: 'app' }, runArgs: ['--ip', '172.30.9.10'] });
+      await eventually(async () => (await toDb('app1')) === 'db', 5000);
+      const app2 = (await lab.runHttp('app2', { network: 'side', labels: { role: 'app' }, runArgs: ['--ip', '172.30.9.11'] })).trim();
+      await eventually(async () => (await toDb('app2')) === 'db', 5000);
+      await run.waitForLog(applied(app2, `append-chain filter/${k}`));
+      await lab.docker(['rm', '-f', 'app2']);
+      // The stale ACCEPT for 172.30.9.11 goes with the stop, not with the cleanup 2 s later:
+      // the intruder knocks well inside those 2 s.
+      await eventually(async () => applied(app2, `edit-chain filter/${k}`)(), 1000).catch(() => undefined);
+      await lab.runHttp('intruder', { network: 'side', runArgs: ['--ip', '172.30.9.11'] });
+      expect(await toDb('intruder'), 'a container not selected, on the address of one that was').toBeNull();
+      expect(await toDb('app1'), 'positive control: the remaining source').toBe('db');
+      expect(applied(app2, `edit-chain filter/${k}`)(), 'the stop took the line out of db\'s chain').toBe(true);
+    } finally {
+      expect(await run.stop()).toBe(0);
+    }
+  });
 });

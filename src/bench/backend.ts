@@ -56,8 +56,8 @@ function ownChains(rulesets: readonly Ruleset[], id: string) {
 /**
  * The floor of an incremental apply: one container's own chains restored alone (both
  * families side by side, as the daemon applies); then, as the floor of a stop, the same
- * chains flushed alone (a deletion: on nft the kernel's commit waits out an RCU grace
- * period for it); then removed (untimed).
+ * chains flushed alone (a deletion: on nft it costs several times an addition, in the
+ * kernel — `nft flush chain` pays the same); then removed (untimed).
  */
 async function oneContainerFloor(ipt: Iptables, policy: Policy, base: Inventory, index: number): Promise<{ ms: number; flushMs: number; bytes: number }> {
   const other = container(index);

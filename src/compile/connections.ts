@@ -71,7 +71,11 @@ function sourcesByRule(rules: readonly ConnectionRule[], attachments: readonly A
 
 function byContainer(attachments: readonly Attachment[]): Map<Container, Attachment[]> {
   const groups = new Map<Container, Attachment[]>();
-  for (const a of attachments) groups.set(a.container, [...(groups.get(a.container) ?? []), a]);
+  for (const a of attachments) {
+    const group = groups.get(a.container);
+    if (group) group.push(a);
+    else groups.set(a.container, [a]);
+  }
   return groups;
 }
 

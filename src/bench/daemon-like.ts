@@ -68,12 +68,12 @@ export class DaemonLike {
   }
 
   /** An event (or a full-read reason): the inventory it leads to, the trigger, the reconcile it runs. */
-  async event(reason: string, inventory: Inventory = this.inventory, urgent = false): Promise<Run> {
+  async event(reason: string, inventory: Inventory = this.inventory): Promise<Run> {
     this.inventory = inventory;
     this.ipt.take();
     const done = new Promise<void>((resolve) => { this.finished = resolve; });
     const started = performance.now();
-    this.scheduler.trigger(reason, { urgent });
+    this.scheduler.trigger(reason);
     await done;
     const ms = performance.now() - started;
     this.finished = undefined;

@@ -5,11 +5,12 @@
  * published port. Each lab first starts a few containers untimed (image and caches warm),
  * and dockward's run starts only once its first apply is in its status file.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAB_ADDR, spawnIn, startLab, type Lab } from '../lab/index.js';
+import { StateDir } from '../daemon/state-file.js';
 
 const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
 
@@ -58,10 +59,10 @@ export async function dockerOwnRules(count: number, first = 0): Promise<number[]
 
 /** dockward's first apply is done once its status file records one. */
 async function firstApply(stateDir: string, deadlineMs = 30_000): Promise<void> {
-  const file = join(stateDir, 'status.json');
+  const status = new StateDir(stateDir);
   const started = performance.now();
   while (performance.now() - started < deadlineMs) {
-    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { lastApply?: unknown }).lastApply !== undefined) return;
+    if ((await status.readStatus())?.lastApply) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`dockward made no apply within ${deadlineMs} ms`);

@@ -42,14 +42,13 @@ function note(r: ConnectionRule): string {
 type Sources = (r: ConnectionRule) => readonly Attachment[];
 
 /**
- * The lines for traffic to `to`, in policy order. With `onto` (raw), only sources on
+ * The lines for traffic to `to`, in policy order (`rules`: those whose `to` selects it). With `onto` (raw), only sources on
  * another bridge than that attachment's, and bound to its address.
  */
 function linesTo(to: Container, rules: readonly ConnectionRule[], sources: Sources, family: Family, onto?: Attachment): Rule[] {
   const lines: Rule[] = [];
   const toAddress = onto ? [dst(hostCidr(family, onto.address))] : [];
   for (const r of rules) {
-    if (!matchesAny(r.to, to)) continue;
     for (const from of sources(r)) {
       if (from.container.id === to.id) continue; // a container reaches itself over loopback, not the bridge
       if (onto && from.bridge.id === onto.bridge.id) continue;
@@ -69,7 +68,8 @@ function sourcesByRule(rules: readonly ConnectionRule[], attachments: readonly A
   return (r) => cache.get(r) ?? [];
 }
 
-function byContainer(attachments: readonly Attachment[]): Map<Container, Attachment[]> {
+/** Attachments grouped by their container, in order. */
+export function byContainer(attachments: readonly Attachment[]): Map<Container, Attachment[]> {
   const groups = new Map<Container, Attachment[]>();
   for (const a of attachments) {
     const group = groups.get(a.container);
@@ -88,6 +88,8 @@ interface Built {
   inputs?: readonly unknown[];
   filter?: Chain;
   raw?: Chain;
+  /** One line per address of the destination, into its chain (filter's CONNECT, and raw's when it has a chain there). */
+  dispatch?: readonly Rule[];
 }
 
 function sameInputs(a: readonly unknown[] | undefined, b: readonly unknown[]): boolean {
@@ -109,7 +111,7 @@ function inputsOf(onto: readonly Attachment[], toRules: readonly ConnectionRule[
 function verdicts(name: string, lines: readonly Rule[]): Chain {
   const first = JSON.stringify(lines[0]?.target);
   const same = lines.every((r) => JSON.stringify(r.target) === first);
-  return same ? { name, rules: lines, unordered: true } : { name, rules: lines };
+  return same ? { name, rules: lines, unordered: true, verdicts: true } : { name, rules: lines };
 }
 
 /** `implicit`: paths the policy file does not state (legacy links), decided after its own. */
@@ -138,16 +140,15 @@ export function connectionChains(policy: Policy, attachments: readonly Attachmen
       built.inputs = inputs;
       built.filter = lines.length > 0 ? verdicts(name, lines) : undefined;
       built.raw = lines.length > 0 && crossing.length > 0 ? mirrorChain(verdicts(name, crossing), 'drop') : undefined;
+      built.dispatch = onto.map((a) => rule([dst(hostCidr(family, a.address))], jump(name)));
     }
-    if (!built.filter) continue;
+    if (!built.filter || !built.dispatch) continue;
     filter.push(built.filter);
-    for (const a of onto) {
-      dispatch.push(rule([dst(hostCidr(family, a.address))], jump(built.filter.name)));
-      bridges.add(a.bridge.iface);
-    }
+    dispatch.push(...built.dispatch);
+    for (const a of onto) bridges.add(a.bridge.iface);
     if (!built.raw) continue;
     raw.push(built.raw);
-    rawDispatch.push(...onto.map((a) => rule([dst(hostCidr(family, a.address))], jump(built.filter!.name))));
+    rawDispatch.push(...built.dispatch);
   }
   // Dispatch lines are keyed by destination address: no two match the same packet.
   filter.push({ name: CONNECT, rules: dispatch, unordered: true });

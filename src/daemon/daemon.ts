@@ -68,7 +68,7 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
   const startedAt = new Date().toISOString();
   const fallback = await c.stateDir.readInventory();
   const reader = new InventoryReader(c.docker);
-  // Assigned below; the reconciler only calls onHotApply after the first apply, by then it is set.
+  // Assigned below, in the same turn as the first trigger: the reconciler writes only after awaiting Docker, by then it is set.
   let watchdog: Watchdog;
   let cleanup: NodeJS.Timeout | undefined;
   // Deferred deletions are batched: one cleanup a couple of seconds after the last event that left some.
@@ -86,14 +86,13 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
     kernel: ensureKernelState,
     ipset: systemIpset(),
     onHotApply: () => watchdog.checkSoon(),
+    onFullWrite: (writing) => watchdog.applying(writing),
     onDeferred: () => cleanupSoon(),
   }, c.policy.value, c.policy.hash);
   const writeStatus = () => c.stateDir.writeStatus(statusOf(reconciler, c.iptables.backend, startedAt))
     .catch((e: Error) => c.log.warn({ err: e.message }, 'cannot write status file'));
   const scheduler = new Scheduler(async (reasons) => {
-    // The watchdog is assigned once the first apply has begun (hence `?.`).
-    watchdog?.applying(true);
-    const ok = await reconciler.reconcile(reasons).finally(() => watchdog?.applying(false));
+    const ok = await reconciler.reconcile(reasons);
     await writeStatus();
     return ok;
   }, DEFAULT_SCHEDULE, systemClock, (reason) => reconciler.interrupt(reason));

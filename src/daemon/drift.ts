@@ -4,21 +4,20 @@
  * logged with what it answers, so an operator can tell who touched the rules.
  */
 import { hookTag } from '../ruleset/hash.js';
-import { parseSave, type LiveState, type LiveTable } from '../ruleset/parse.js';
-import { planExclusive } from '../ruleset/exclusive.js';
-import { planRestore, type Change } from '../ruleset/plan.js';
+import type { LiveState, LiveTable } from '../ruleset/parse.js';
+import type { Change } from '../ruleset/plan.js';
+import { readLive } from '../dataplane/apply.js';
 import { chainTags } from '../ruleset/render.js';
 import type { Iptables } from '../dataplane/iptables.js';
 import type { Ruleset, Table } from '../ruleset/types.js';
 
 /** Findings for one family: empty when the live rules are the desired ones (deferred cleanups tolerated). */
 export async function readDrift(ipt: Iptables, desired: Ruleset): Promise<string[]> {
-  const live = parseSave(await ipt.save(desired.family));
-  const plan = desired.exclusive ? planExclusive(desired, live) : planRestore(desired, live, { deferDeletes: true });
-  return plan.changes.map((c) => `${desired.family} ${c.table}/${c.chain}: ${finding(c, desired, live)}`);
+  const { live, changes } = await readLive(ipt, desired, true);
+  return changes.map((c) => `${desired.family} ${c.table}/${c.chain}: ${finding(c, desired, live)}`);
 }
 
-export function finding(change: Change, desired: Ruleset, live: LiveState): string {
+function finding(change: Change, desired: Ruleset, live: LiveState): string {
   const table = live.get(change.table) ?? new Map();
   switch (change.kind) {
     case 'write-chain': case 'edit-chain': return chainFinding(change.chain, desired.tables[change.table], table);

@@ -71,6 +71,8 @@ export interface ReconcilerDeps {
   readonly onInventory?: (inventory: Inventory) => Promise<void>;
   /** Called after an apply planned against the assumed live state: verify soon, off the hot path. */
   readonly onHotApply?: () => void;
+  /** Called before and after the restores of a full apply (start, resync, repair): the change monitor pauses meanwhile. */
+  readonly onFullWrite?: (writing: boolean) => void;
   /** Called when a hot apply left deletions for later: a cleanup reconcile is due (off the hot path). */
   readonly onDeferred?: () => void;
   /** Checks and sets the kernel settings the rules need (dataplane/kernel.ts); absent in unit tests. */
@@ -89,7 +91,6 @@ export class Reconciler {
   private readonly cache = new CompileCache();
   /** Per binding key, from the last apply: its access, and where it led. */
   private access = new Map<string, BindingAccess>();
-  private targets = new Map<string, string>();
   /** Whether the last Docker read in this process succeeded ('unknown' before the first). */
   private docker: 'unknown' | 'read' | 'failed' = 'unknown';
   private writing = false;
@@ -169,6 +170,10 @@ export class Reconciler {
     // Each family is its own transaction, run side by side (iptables and ip6tables share
     // nothing but the xtables lock, which `-w` waits for): one failing leaves the other
     // applied, and is reported.
+    // A full rewrite is not watched for changes (they would all be dockward's own); a hot
+    // apply's few lines are, and the read-back it asks for looks at them anyway.
+    const full = !isHot(reasons) || compiled.rulesets.some((r) => !this.applied.has(r.family));
+    if (full) this.deps.onFullWrite?.(true);
     const outcomes = await Promise.all(compiled.rulesets.map(async (ruleset) => {
       try {
         return { result: await this.applyOne(ruleset, reasons) };
@@ -177,7 +182,7 @@ export class Reconciler {
         this.deps.log.error({ reasons, family: ruleset.family, ...detail }, `apply failed (${ruleset.family}), previous rules kept`);
         return { failure: `${ruleset.family}: ${(error as Error).message}` };
       }
-    }));
+    })).finally(() => { if (full) this.deps.onFullWrite?.(false); });
     const failures = outcomes.flatMap((o) => (o.failure ? [o.failure] : []));
     const applied = outcomes.flatMap((o) => (o.result ? [o.result.applied] : []));
     const changes = outcomes.reduce((n, o) => n + (o.result?.changes.length ?? 0), 0);
@@ -349,9 +354,8 @@ export class Reconciler {
 
   private async revoke(compiled: Compiled): Promise<void> {
     const changed = changedBindings(this.access, compiled.access);
-    const moved = movedUdpBindings(this.targets, compiled.access);
+    const moved = movedUdpBindings(this.access, compiled.access);
     this.access = new Map(compiled.access.map((a) => [a.key, a]));
-    this.targets = new Map(compiled.access.map((a) => [a.key, a.target]));
     if (!this.deps.conntrack) return;
     try {
       const removed = await revokeFlows(this.deps.conntrack, changed);

@@ -77,9 +77,9 @@ export async function revokeFlows(conntrack: Conntrack, changed: readonly Bindin
   return removed;
 }
 
-/** UDP bindings that are new or now lead elsewhere (previous: key → target): flows recorded before may still go to the old place. */
-export function movedUdpBindings(previous: ReadonlyMap<string, string>, next: readonly BindingAccess[]): BindingAccess[] {
-  return next.filter((a) => a.protocol === 'udp' && previous.get(a.key) !== a.target);
+/** UDP bindings that are new or now lead elsewhere (previous: by key): flows recorded before may still go to the old place. */
+export function movedUdpBindings(previous: ReadonlyMap<string, Pick<BindingAccess, 'target'>>, next: readonly BindingAccess[]): BindingAccess[] {
+  return next.filter((a) => a.protocol === 'udp' && previous.get(a.key)?.target !== a.target);
 }
 
 /**

@@ -139,8 +139,6 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
     }, wait);
   };
   const monitor = defaultChanges(o)?.(onChange);
-  // Started during the first apply (the daemon applies before it starts watching).
-  if (o.busy()) monitor?.pause();
 
   return {
     checkSoon(delayMs = 500) {

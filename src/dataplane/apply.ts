@@ -35,9 +35,14 @@ export class VerifyError extends Error {
  * them) are not drift.
  */
 export async function liveDrift(ipt: Iptables, desired: Ruleset, tolerateDeferred = false): Promise<readonly Change[]> {
+  return (await readLive(ipt, desired, tolerateDeferred)).changes;
+}
+
+/** The live rules as read back, and what differs from the desired ones (liveDrift, with the state it read). */
+export async function readLive(ipt: Iptables, desired: Ruleset, tolerateDeferred = false): Promise<{ live: LiveState; changes: readonly Change[] }> {
   const live = parseSave(await ipt.save(desired.family));
-  if (desired.exclusive) return planExclusive(desired, live).changes;
-  return planRestore(desired, live, { deferDeletes: tolerateDeferred }).changes;
+  const plan = desired.exclusive ? planExclusive(desired, live) : planRestore(desired, live, { deferDeletes: tolerateDeferred });
+  return { live, changes: plan.changes };
 }
 
 /** Protocols the rest of the ruleset can do without when the kernel lacks their match module. */

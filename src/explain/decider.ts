@@ -20,8 +20,6 @@ export interface NetworkNames {
   readonly overrides: readonly NetworkOverride[];
 }
 
-const NO_NETWORKS: NetworkNames = { bridges: [], overrides: [] };
-
 /** A policy rule's place ("rules[2]", "label[0]:x") as a decider; undefined when it is none. */
 export function placeDecider(place: string): Extract<Decider, { kind: 'rule' }> | undefined {
   const m = PLACE.exec(place);
@@ -51,16 +49,11 @@ function iccDecider(rule: Rule, networks: NetworkNames): Decider | undefined {
 }
 
 /** The decider a rule names; undefined for rules that carry no decision (hooks, dispatch, replies…). */
-export function ruleDecider(rule: Rule | undefined, networks: NetworkNames = NO_NETWORKS): Decider | undefined {
+export function ruleDecider(rule: Rule | undefined, networks: NetworkNames): Decider | undefined {
   const note = rule?.note;
   if (!rule || note === undefined) return undefined;
   if (note === 'icc' || note === 'icc-off') return iccDecider(rule, networks);
   return DEFAULTS[note] ?? placeDecider(note);
-}
-
-/** The note alone (no network context): kept for callers that only have the text. */
-export function policyDecider(note: string | undefined): Decider | undefined {
-  return note === undefined ? undefined : (DEFAULTS[note] ?? placeDecider(note));
 }
 
 export function lineDecider(line: AccessLine): Decider {

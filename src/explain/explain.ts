@@ -6,7 +6,7 @@
  * the host's addresses and ipsets come in as data.
  */
 import { accessLines, rulesFor } from '../compile/access.js';
-import { compile, DEFAULT_OPTIONS } from '../compile/index.js';
+import { compile } from '../compile/index.js';
 import { withExistingSets, type ExistingSets } from '../compile/sets.js';
 import { linkConnections } from '../compile/links.js';
 import { buildModel, type Model, type Publication } from '../compile/model.js';
@@ -176,7 +176,8 @@ export function explain(declared: ExplainInput): Explanation {
   const sets = withExistingSets(declared.policy, declared.ipsets);
   const input = { ...declared, policy: sets.policy };
   const container = findContainer(input.inventory, input.container);
-  const compiled = compile(input.inventory, input.policy, { ...DEFAULT_OPTIONS, ...(input.ipsets ? { ipsets: input.ipsets } : {}) });
+  // Already resolved against the ipsets: compile has nothing left to leave out.
+  const compiled = compile(input.inventory, input.policy);
   const views = compiled.rulesets.map((r) => familyView(r, input.inventory, input.policy, input.host));
   const source = input.from && resolveSource(input.from, {
     host: input.host,

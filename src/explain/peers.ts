@@ -7,6 +7,7 @@
  * The source of a dial to an address on network N is the dialler's own address on N when
  * it is on N (the route is direct), else its first network's: its default route.
  */
+import { byContainer } from '../compile/connections.js';
 import type { Attachment } from '../compile/model.js';
 import type { Container } from '../inventory/types.js';
 import { matchesAny } from '../policy/selector.js';
@@ -47,12 +48,6 @@ function linesBetween(ctx: PathContext, rules: readonly ConnectionRule[], src: A
   });
 }
 
-function byContainer(attachments: readonly Attachment[]): Map<string, Attachment[]> {
-  const groups = new Map<string, Attachment[]>();
-  for (const a of attachments) groups.set(a.container.id, [...(groups.get(a.container.id) ?? []), a]);
-  return groups;
-}
-
 function view(ctx: PathContext, direction: 'in' | 'out', peer: Attachment, own: Attachment, lines: PathLine[]): PeerView {
   return {
     direction, family: ctx.ruleset.family, peer: peer.container.name, peerAddress: peer.address, address: own.address,
@@ -62,10 +57,10 @@ function view(ctx: PathContext, direction: 'in' | 'out', peer: Attachment, own: 
 
 export function peersOf(ctx: PathContext, c: Container, attachments: readonly Attachment[], rules: readonly ConnectionRule[]): PeerView[] {
   const groups = byContainer(attachments);
-  const own = groups.get(c.id) ?? [];
+  const own = [...groups].find(([container]) => container.id === c.id)?.[1] ?? [];
   const out: PeerView[] = [];
-  for (const [id, theirs] of groups) {
-    if (id === c.id) continue;
+  for (const [container, theirs] of groups) {
+    if (container.id === c.id) continue;
     for (const mine of own) {
       const from = sourceFor(theirs, mine);
       if (from) out.push(view(ctx, 'in', from, mine, linesBetween(ctx, rules, from, mine)));

@@ -7,8 +7,6 @@
 import type { Rule } from './types.js';
 import { ruleBody, targetText } from './render.js';
 
-export const TAG_LENGTH = 16;
-
 /**
  * 64 bits of a fast, non-cryptographic string hash (two independently seeded 32-bit
  * multiply-xorshift lanes), as 16 hex characters. Tags detect accident and drift, not a
@@ -82,9 +80,6 @@ export function wordsTag(chain: string, previousTag: string, body: string, targe
   return hash.part(target).part(note).hex();
 }
 
-export function shortHash(text: string, length = TAG_LENGTH): string {
-  return fastHash(text).slice(0, length);
-}
 
 /** A hook's tag depends only on where it sits and what it does. */
 export function hookTag(table: string, builtin: string, rule: Rule): string {

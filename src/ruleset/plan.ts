@@ -34,7 +34,7 @@ const EMPTY: LiveTable = new Map();
  * wanted (or that carry none) are deleted by their exact text, wanted rules missing live
  * are appended. One container's start adds one line, however many containers there are.
  */
-function setEdits(chain: string, desired: RenderedChain, live: LiveChain, deferDeletes: boolean): SetEdits {
+function setEdits(chain: Chain, desired: RenderedChain, live: LiveChain, deferDeletes: boolean): SetEdits {
   const present = liveTags(live);
   const appends: string[] = [];
   let kept = 0;
@@ -43,30 +43,25 @@ function setEdits(chain: string, desired: RenderedChain, live: LiveChain, deferD
     else appends.push(desired.lines[i]!);
   });
   // Every live line is wanted (set chains hold distinct rules): nothing to delete, no need to look at each.
-  if (kept === live.rules.length && present.size === live.rules.length) return { appends, deletes: [], deleting: false };
+  if (kept === live.rules.length && present.size === live.rules.length) return { appends, deletes: [], deferred: false };
+  // A stale dispatch jump leads to a chain emptied at once, so it may wait for the cleanup; a
+  // stale verdict (a source's ACCEPT) would serve whoever gets that address next: it goes now.
+  if (deferDeletes && !chain.verdicts) return { appends, deletes: [], deferred: true };
   const wanted = new Set(desired.tags);
   const seen = new Set<string>();
-  const stale: string[] = [];
+  const deletes: string[] = [];
   for (const rule of live.rules) {
     if (rule.tag !== undefined && wanted.has(rule.tag) && !seen.has(rule.tag)) seen.add(rule.tag);
-    else stale.push(rule.text);
+    else deletes.push(`-D ${chain.name} ${rule.text}`);
   }
-  // A stale jump leads to a chain emptied at once, so it may wait for the cleanup; a stale
-  // verdict (a source's ACCEPT) would serve whoever gets that address next: it goes now.
-  if (deferDeletes && stale.every(isDispatch)) return { appends, deletes: [], deleting: true };
-  return { appends, deletes: stale.map((text) => `-D ${chain} ${text}`), deleting: true };
-}
-
-/** A dispatch line: a jump to a container's own chain (emptied at once), or the hairpin masquerade (address-bound, harmless when stale). */
-function isDispatch(text: string): boolean {
-  return / -[jg] DOCKWARD-[CKELH]-\S+$/.test(text) || text.endsWith(' -j MASQUERADE');
+  return { appends, deletes, deferred: false };
 }
 
 interface SetEdits {
   readonly appends: readonly string[];
-  /** Empty when deferred. */
   readonly deletes: readonly string[];
-  readonly deleting: boolean;
+  /** Stale lines left in place for the cleanup. */
+  readonly deferred: boolean;
 }
 
 function sameTags(live: LiveChain | undefined, desired: readonly string[]): boolean {
@@ -135,7 +130,7 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
     const rendered = renderChain(chain);
     const current = live.get(chain.name);
     if (chain.unordered && current) {
-      setChainPlan(name, chain, setEdits(chain.name, rendered, current, options.deferDeletes === true), { changes, edits, body, flags, written }, options);
+      setChainPlan(name, chain, setEdits(chain, rendered, current, options.deferDeletes === true), { changes, edits, body, flags, written }, options);
       continue;
     }
     if (sameTags(current, rendered.tags)) continue;
@@ -175,8 +170,8 @@ function setChainPlan(table: TableName, chain: Chain, edit: SetEdits,
   out: { changes: Change[]; edits: string[]; body: string[]; flags: { deferred: boolean }; written: Map<string, Chain> }, options: PlanOptions): void {
   out.edits.push(...edit.deletes);
   out.body.push(...edit.appends);
+  if (edit.deferred) out.flags.deferred = true;
   if (options.deferDeletes && edit.deletes.length === 0) {
-    if (edit.deleting) out.flags.deferred = true;
     if (edit.appends.length > 0) out.changes.push({ kind: 'append-chain', table, chain: chain.name });
   } else if (edit.appends.length > 0 || edit.deletes.length > 0) {
     out.changes.push({ kind: 'edit-chain', table, chain: chain.name });
@@ -210,7 +205,7 @@ export function planRestore(desired: Ruleset, live: LiveState, options: PlanOpti
   const flags = { deferred: false };
   const written = new Map<string, Chain>();
   const blocks = new Map(TABLE_ORDER.map((t) => [t, tablePlan(t, desired, live, changes, options, flags, written)] as const));
-  // A canary is rewritten with every change to its table (compile/canary.ts): it neither grows nor shrinks access.
+  // A canary is rewritten when the policy changes (compile/canary.ts): it neither grows nor shrinks access.
   const judged = changes.filter((c) => c.chain !== CANARY);
   const shrinking = judged.length > 0 && judged.every((c) => REMOVING.has(c.kind));
   const order = shrinking ? [...TABLE_ORDER].reverse() : TABLE_ORDER;

@@ -117,11 +117,6 @@ export function ruleBody(rule: Rule): string {
   return body;
 }
 
-/** The rule's words (matches, then target) without its comment: what its hash tag covers. */
-export function ruleWords(rule: Rule, body = ruleBody(rule)): string {
-  return body ? `${body} ${targetText(rule.target)}` : targetText(rule.target);
-}
-
 export function targetText(t: Target): string {
   switch (t.kind) {
     case 'jump': return `-j ${t.chain}`;
@@ -134,10 +129,6 @@ export function targetText(t: Target): string {
     case 'REJECT': return `-j REJECT --reject-with ${t.with}`;
     default: return targetArgs(t).join(' ');
   }
-}
-
-export function commentText(tag: string, note?: string): string {
-  return note ? `DW:${tag} ${note}` : `DW:${tag}`;
 }
 
 /** One restore line for a rule, with the hash-tag comment placed where iptables-save prints it. */
@@ -165,17 +156,10 @@ export function renderChain(chain: Chain): RenderedChain {
   const lines: string[] = [];
   let previous = '';
   for (const rule of chain.rules) {
-    if (chain.unordered) {
-      const one = renderSetRule(chain.name, rule);
-      tags.push(one.tag);
-      lines.push(one.line);
-      continue;
-    }
-    const body = ruleBody(rule);
-    const target = targetText(rule.target);
-    previous = wordsTag(chain.name, previous, body, target, rule.note);
-    tags.push(previous);
-    lines.push(ruleLine('-A', chain.name, rule, previous, body, target));
+    const one = chain.unordered ? renderSetRule(chain.name, rule) : renderRule(chain.name, previous, rule);
+    tags.push(one.tag);
+    lines.push(one.line);
+    previous = one.tag;
   }
   const rendered = { tags, lines };
   if (memo === null) memos.set(chain, rendered);

@@ -62,6 +62,12 @@ export interface Chain {
    * same verdict (a connection chain's allowed sources). Such a chain is updated line by line.
    */
   readonly unordered?: boolean;
+  /**
+   * With `unordered`: the rules are verdicts (a connection's allowed sources), not jumps to
+   * containers' chains. A stale one is deleted at once, never left for the cleanup: it would
+   * serve whoever gets that address next.
+   */
+  readonly verdicts?: boolean;
 }
 
 /** A jump from a built-in chain into an owned chain; kept at the top of the built-in chain. */

@@ -60,7 +60,8 @@ describe('stale UDP flows', () => {
   });
 
   it('only new UDP bindings and UDP bindings that now lead elsewhere are flushed', () => {
-    const previous = new Map([['ipv4/udp/*/5353', '172.17.0.2:5353'], ['ipv4/udp/*/53', '172.17.0.4:53'], ['ipv4/tcp/*/80', '172.17.0.5:80']]);
+    const previous = new Map([['ipv4/udp/*/5353', '172.17.0.2:5353'], ['ipv4/udp/*/53', '172.17.0.4:53'], ['ipv4/tcp/*/80', '172.17.0.5:80']]
+      .map(([key, target]) => [key!, { target: target! }]));
     const moved = binding();
     const fresh = binding({ key: 'ipv4/udp/*/6000', hostPort: 6000, target: '172.17.0.6:6000' });
     const same = binding({ key: 'ipv4/udp/*/53', hostPort: 53, target: '172.17.0.4:53' });

@@ -23,14 +23,18 @@ export interface ClientServer {
 
 /** Answers every GET with the source address it saw, and logs it as one JSON line. */
 const SERVER = `
-import json, socket, socketserver, sys
+import json, socket, socketserver, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+# One line per request, whole: print() from two handler threads can interleave its parts.
+out = threading.Lock()
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         src = self.client_address[0]
         if src.startswith("::ffff:"):
             src = src[7:]
-        print(json.dumps({"source": src, "path": self.path}), flush=True)
+        with out:
+            sys.stdout.write(json.dumps({"source": src, "path": self.path}) + "\\n")
+            sys.stdout.flush()
         body = src.encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))

@@ -59,8 +59,8 @@ function sameChain(a: Chain, b: Chain): boolean {
 
 export class CompileCache {
   private entries = new WeakMap<object, Map<string, unknown>>();
-  /** The last compile's chains, per family/table, by name. */
-  private chains = new Map<string, Map<string, Chain>>();
+  /** The last compile's chains, per family/table. */
+  private chains = new Map<string, LastChains>();
   private policy: Policy | undefined;
   private networks = '';
 
@@ -95,21 +95,49 @@ export class CompileCache {
     for (const name of TABLE_ORDER) {
       const table = ruleset.tables[name];
       const key = `${ruleset.family}/${name}`;
-      const last = this.chains.get(key) ?? new Map<string, Chain>();
-      const chains = table.chains.map((chain) => {
-        const before = last.get(chain.name);
-        if (before === chain) return chain;
-        if (before !== undefined && sameChain(before, chain)) return before;
-        memoise([chain]);
-        last.set(chain.name, chain);
-        // A set chain's lines are met again even when the chain is not: the containers' own rules, mostly.
-        if (chain.unordered) memoise(chain.rules);
-        return chain;
-      });
-      // Chains gone since (a container stopped): forget them.
-      this.chains.set(key, last.size > chains.length ? new Map(chains.map((c) => [c.name, c])) : last);
+      const last = this.chains.get(key) ?? { byName: new Map<string, Chain>(), order: [] };
+      const chains = this.reused(table.chains, last);
+      this.chains.set(key, { byName: last.byName.size > chains.length ? new Map(chains.map((c) => [c.name, c])) : last.byName, order: chains });
       tables[name] = { ...table, chains };
     }
     return { ...ruleset, tables: tables as unknown as Tables };
   }
+
+  /**
+   * Walks the new chains beside the last compile's, in order: most are the very objects
+   * met at the same place (a container's chains come from its memo), a start or a stop
+   * shifts the rest by one — so most are recognised by a pointer comparison, not by name.
+   */
+  private reused(fresh: readonly Chain[], last: LastChains): Chain[] {
+    const out: Chain[] = new Array<Chain>(fresh.length);
+    let j = 0;
+    for (let i = 0; i < fresh.length; i++) {
+      const chain = fresh[i]!;
+      const known = chain === last.order[j] || chain === last.order[j + 1];
+      const found = known ? chain : this.predecessor(chain, last.byName);
+      out[i] = found;
+      // In step with the last order again; one chain left out since (a stop) is stepped over.
+      if (found === last.order[j]) j++;
+      else if (found === last.order[j + 1]) j += 2;
+    }
+    return out;
+  }
+
+  private predecessor(chain: Chain, byName: Map<string, Chain>): Chain {
+    const before = byName.get(chain.name);
+    if (before === chain) return chain;
+    if (before !== undefined && sameChain(before, chain)) return before;
+    memoise([chain]);
+    byName.set(chain.name, chain);
+    // A set chain's lines are met again even when the chain is not: the containers' own rules, mostly.
+    if (chain.unordered) memoise(chain.rules);
+    return chain;
+  }
+}
+
+interface LastChains {
+  /** The last compile's chains by name (and chains of earlier compiles, until one is gone). */
+  readonly byName: Map<string, Chain>;
+  /** The last compile's chains of the table, in order. */
+  readonly order: readonly Chain[];
 }

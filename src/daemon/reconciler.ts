@@ -290,7 +290,7 @@ export class Reconciler {
     if (reasons.some((r) => r.startsWith('drift') || r.startsWith('wiped'))) this.state.repairs++;
     this.deps.log.info({
       reasons, family: ruleset.family, changes: result.changes.map((c) => `${c.kind} ${c.table}/${c.chain}`),
-      bytes: result.restoreBytes, ms: result.durationMs,
+      bytes: result.restoreBytes, ms: result.durationMs, ...(result.through ? { through: result.through } : {}),
     }, 'applied');
     return result;
   }

@@ -6,7 +6,8 @@
 import { parseSave, type LiveState } from '../ruleset/parse.js';
 import { planFlush, planRestore, type Change } from '../ruleset/plan.js';
 import { planExclusive } from '../ruleset/exclusive.js';
-import type { Chain, Family, Rule, Ruleset, Tables } from '../ruleset/types.js';
+import type { Chain, Family, Rule, Ruleset, TableName, Tables } from '../ruleset/types.js';
+import type { ChainRef } from './nft-flush.js';
 import { advanceLive, expectedLive } from '../ruleset/expected-live.js';
 import { RestoreError, type Iptables } from './iptables.js';
 
@@ -19,6 +20,8 @@ export interface ApplyResult {
   readonly changes: readonly Change[];
   /** Bytes of restore input written (0: nothing differed, no restore was run). */
   readonly restoreBytes: number;
+  /** 'nft': the plan only emptied chains, and nft did it in one transaction (dataplane/nft-flush.ts). */
+  readonly through?: 'nft';
   readonly durationMs: number;
 }
 
@@ -100,12 +103,36 @@ export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => n
 export async function applyIncremental(ipt: Iptables, desired: Ruleset, assumed: Assumed, now: () => number = Date.now): Promise<ApplyResult & { live: LiveState; deferred: boolean }> {
   const started = now();
   const plan = planRestore(desired, assumed.live, { unchanged: assumed.chains, deferDeletes: true });
-  if (plan.text !== '') await ipt.restore(desired.family, plan.text);
+  const through = plan.text === '' ? undefined : await write(ipt, desired.family, plan.text);
   const live = advanceLive(assumed.live, desired, plan);
   return {
     family: desired.family, applied: desired, skipped: [], changes: plan.changes, restoreBytes: plan.text.length,
-    durationMs: now() - started, live, deferred: plan.deferred === true,
+    durationMs: now() - started, live, deferred: plan.deferred === true, ...(through ? { through } : {}),
   };
+}
+
+/**
+ * A stop's plan only empties chains: on nft that goes through the backend's own flush
+ * (one transaction instead of one per table, dataplane/nft-flush.ts); anything else is restored.
+ */
+async function write(ipt: Iptables, family: Family, text: string): Promise<'nft' | undefined> {
+  const flushes = ipt.flushChains && onlyFlushes(text);
+  if (!flushes) return void (await ipt.restore(family, text));
+  await ipt.flushChains!(family, flushes);
+  return 'nft';
+}
+
+/** The chains a restore text flushes, when flushing is all it does. */
+export function onlyFlushes(text: string): ChainRef[] | undefined {
+  const chains: ChainRef[] = [];
+  let table: TableName | undefined;
+  for (const line of text.split('\n')) {
+    if (line === '' || line === 'COMMIT') continue;
+    if (line.startsWith('*')) table = line.slice(1) as TableName;
+    else if (table && /^-F \S+$/.test(line)) chains.push({ table, chain: line.slice(3) });
+    else return undefined;
+  }
+  return chains.length > 0 ? chains : undefined;
 }
 
 /** What the last apply left in force, as planning needs it: the live state and the chain objects that are in it. */

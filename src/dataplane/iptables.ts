@@ -6,6 +6,7 @@
  */
 import { execa } from 'execa';
 import type { Family, TableName } from '../ruleset/types.js';
+import { flushBatcher, NftMissing, type ChainRef } from './nft-flush.js';
 
 export type Backend = 'nft' | 'legacy';
 
@@ -19,6 +20,11 @@ export interface Iptables {
   restore(family: Family, text: string, options?: { readonly whole?: boolean }): Promise<void>;
   /** `iptables -t TABLE -S CHAIN`: the chain's rules, or undefined when the chain (or table) is missing. */
   listChain(family: Family, table: TableName, chain: string): Promise<string | undefined>;
+  /**
+   * Empty these chains, as `-F` lines would, when the backend has a cheaper way than
+   * restore (nft: one transaction for every table and both families, dataplane/nft-flush.ts).
+   */
+  flushChains?(family: Family, chains: readonly ChainRef[]): Promise<void>;
 }
 
 export class RestoreError extends Error {
@@ -53,24 +59,49 @@ function binary(backend: Backend, family: Family, verb?: 'save' | 'restore'): st
   return `${family === 'ipv4' ? 'iptables' : 'ip6tables'}-${backend}${verb ? `-${verb}` : ''}`;
 }
 
+/** The restore input that empties these chains. */
+export function flushText(chains: readonly ChainRef[]): string {
+  const tables = [...new Set(chains.map((c) => c.table))];
+  return tables.map((t) => [`*${t}`, ...chains.filter((c) => c.table === t).map((c) => `-F ${c.chain}`), 'COMMIT\n'].join('\n')).join('');
+}
+
 export function systemIptables(backend: Backend): Iptables {
+  const restore: Iptables['restore'] = async (family, text, options) => {
+    const args = options?.whole ? ['-w', '5'] : ['--noflush', '-w', '5'];
+    const result = await execa(binary(backend, family, 'restore'), args, { input: text, reject: false, timeout: 60_000 });
+    if (result.exitCode === 0) return;
+    const line = failingLine(result.stderr);
+    throw new RestoreError(family, result.exitCode, result.stderr, line, excerpt(text, line));
+  };
   return {
     backend,
     async save(family) {
       const { stdout } = await execa(binary(backend, family, 'save'), [], { timeout: 30_000 });
       return stdout;
     },
-    async restore(family, text, options) {
-      const args = options?.whole ? ['-w', '5'] : ['--noflush', '-w', '5'];
-      const result = await execa(binary(backend, family, 'restore'), args, { input: text, reject: false, timeout: 60_000 });
-      if (result.exitCode === 0) return;
-      const line = failingLine(result.stderr);
-      throw new RestoreError(family, result.exitCode, result.stderr, line, excerpt(text, line));
-    },
+    restore,
+    ...(backend === 'nft' ? { flushChains: nftFlush(restore) } : {}),
     async listChain(family, table, chain) {
       const result = await execa(binary(backend, family), ['-w', '5', '-t', table, '-S', chain], { reject: false, timeout: 10_000 });
       return result.exitCode === 0 ? result.stdout : undefined;
     },
+  };
+}
+
+/** Flushes through nft while it is installed; without it, through restore as any other change. */
+function nftFlush(restore: Iptables['restore']): NonNullable<Iptables['flushChains']> {
+  const batch = flushBatcher();
+  let missing = false;
+  return async (family, chains) => {
+    if (!missing) {
+      try {
+        return await batch(family, chains);
+      } catch (error) {
+        if (!(error instanceof NftMissing)) throw error;
+        missing = true;
+      }
+    }
+    await restore(family, flushText(chains));
   };
 }
 

@@ -5,7 +5,7 @@
  * keeps the hot path (an event about one container) free of the save exec; a read-back
  * soon after, off that path, checks the assumption.
  */
-import { appendLive, liveTags, type LiveChain, type LiveRule, type LiveState, type LiveTable } from './parse.js';
+import { appendLive, dropLiveChain, liveTags, putLiveChain, type LiveChain, type LiveRule, type LiveState, type LiveTable } from './parse.js';
 import type { Plan } from './plan.js';
 import { hookTag } from './hash.js';
 import { renderChain, ruleLine } from './render.js';
@@ -21,14 +21,14 @@ function liveChain(chain: Chain): LiveChain {
 }
 
 /** The desired set chain's lines that the live one lacks, appended to it in place (what `-A` did). */
-function appendMissing(live: LiveChain, chain: Chain): void {
+function appendMissing(table: LiveTable, live: LiveChain, chain: Chain): void {
   const present = liveTags(live);
   const { tags, lines } = renderChain(chain);
   const added: LiveRule[] = [];
   tags.forEach((tag, i) => {
     if (!present.has(tag)) added.push({ text: words(lines[i]!, chain.name), tag });
   });
-  appendLive(live, added);
+  appendLive(table, live, added);
 }
 
 function placeHooks(live: LiveTable, table: TableName, hooks: readonly Hook[], builtins: ReadonlySet<string>): void {
@@ -64,18 +64,16 @@ export function advanceLive(live: LiveState, desired: Ruleset, plan: Pick<Plan, 
     live.set(change.table, table);
     if (change.kind === 'write-chain' || change.kind === 'edit-chain') {
       const chain = chainOf(change.table, change.chain);
-      if (chain) table.set(change.chain, liveChain(chain));
+      if (chain) putLiveChain(table, liveChain(chain));
     } else if (change.kind === 'append-chain') {
       const chain = chainOf(change.table, change.chain);
       const old = table.get(change.chain);
-      if (chain && old) appendMissing(old, chain);
-      else if (chain) table.set(change.chain, liveChain(chain));
-    } else if (change.kind === 'flush-chain') {
-      table.set(change.chain, { name: change.chain, rules: [] });
+      if (chain && old) appendMissing(table, old, chain);
+      else if (chain) putLiveChain(table, liveChain(chain));
+    } else if (change.kind === 'flush-chain' || change.kind === 'create-chain') {
+      putLiveChain(table, { name: change.chain, rules: [] });
     } else if (change.kind === 'delete-chain') {
-      table.delete(change.chain);
-    } else if (change.kind === 'create-chain') {
-      table.set(change.chain, { name: change.chain, rules: [] });
+      dropLiveChain(table, change.chain);
     } else if (change.kind === 'place-hook') {
       placeHooks(table, change.table, desired.tables[change.table].hooks, new Set([change.chain]));
     } else {

@@ -3,7 +3,7 @@
  * Read-back relies only on chain names and the DW hash tags in comments; parseRule is
  * used for plan's diff and to prove that render and parse agree.
  */
-import type { CtState, L4Protocol, Match, Rule, TableName, Target } from './types.js';
+import { CHAIN_PREFIX, type CtState, type L4Protocol, type Match, type Rule, type TableName, type Target } from './types.js';
 
 export interface LiveRule {
   /** The rule's words after `-A CHAIN`, exactly as saved. */
@@ -37,15 +37,52 @@ export function liveTags(chain: LiveChain): ReadonlySet<string> {
   return tags;
 }
 
-/** Adds rules at the end of a live chain, in place, its remembered tags with them. */
-export function appendLive(chain: LiveChain, rules: readonly LiveRule[]): void {
+export type LiveState = Map<TableName, LiveTable>;
+
+/**
+ * How many of a live table's chains are dockward's and hold rules, remembered: the hot path
+ * asks at every event, and the table has thousands. A table changed in place goes through
+ * putLiveChain, dropLiveChain and appendLive, which keep the count.
+ */
+const filledCounts = new WeakMap<LiveTable, number>();
+
+const filledOwned = (chain: LiveChain | undefined): number => (chain && chain.rules.length > 0 && chain.name.startsWith(CHAIN_PREFIX) ? 1 : 0);
+
+export function filledOwnedCount(table: LiveTable): number {
+  let count = filledCounts.get(table);
+  if (count === undefined) {
+    count = 0;
+    for (const chain of table.values()) count += filledOwned(chain);
+    filledCounts.set(table, count);
+  }
+  return count;
+}
+
+function recount(table: LiveTable, before: LiveChain | undefined, after: LiveChain | undefined): void {
+  const count = filledCounts.get(table);
+  if (count !== undefined) filledCounts.set(table, count - filledOwned(before) + filledOwned(after));
+}
+
+export function putLiveChain(table: LiveTable, chain: LiveChain): void {
+  recount(table, table.get(chain.name), chain);
+  table.set(chain.name, chain);
+}
+
+export function dropLiveChain(table: LiveTable, name: string): void {
+  recount(table, table.get(name), undefined);
+  table.delete(name);
+}
+
+/** Adds rules at the end of a live chain of `table`, in place, its remembered tags with them. */
+export function appendLive(table: LiveTable, chain: LiveChain, rules: readonly LiveRule[]): void {
+  const wasEmpty = chain.rules.length === 0;
   const tags = tagSets.get(chain);
   for (const r of rules) {
     chain.rules.push(r);
     if (r.tag !== undefined) tags?.add(r.tag);
   }
+  if (wasEmpty && rules.length > 0) recount(table, { name: chain.name, rules: [] }, chain);
 }
-export type LiveState = Map<TableName, LiveTable>;
 
 const TAG_RE = /--comment "?DW:([0-9a-f]{16})\b/;
 

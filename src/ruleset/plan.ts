@@ -7,7 +7,7 @@
  */
 import { CANARY, isOwnedChain } from '../compile/names.js';
 import { hookTag } from './hash.js';
-import { liveTags, type LiveChain, type LiveState, type LiveTable } from './parse.js';
+import { filledOwnedCount, liveTags, type LiveChain, type LiveState, type LiveTable } from './parse.js';
 import { renderChain, ruleLine, type RenderedChain } from './render.js';
 import { dockerLeftovers } from './takeover.js';
 import { TABLE_ORDER, type Chain, type Hook, type Ruleset, type Table, type TableName } from './types.js';
@@ -98,15 +98,14 @@ export interface PlanOptions {
 }
 
 /**
- * Owned live chains the desired table no longer has, in name order. Counted first: after
- * most events every live chain is still wanted, and a set of a table's names is not built.
+ * Owned live chains the desired table no longer has, in name order. On the hot path
+ * (`filled`: how many desired chains are live with rules) only those still holding rules
+ * matter — the emptied ones wait for the cleanup already asked for — and when every owned
+ * chain with rules is desired (the counts agree, as after most events) no set of a
+ * table's thousands of names is built.
  */
-function unwantedChains(desired: Table, live: LiveTable): string[] {
-  let owned = 0;
-  for (const name of live.keys()) if (isOwnedChain(name)) owned++;
-  let kept = 0;
-  for (const chain of desired.chains) if (live.has(chain.name)) kept++;
-  if (kept === owned) return [];
+function unwantedChains(desired: Table, live: LiveTable, filled?: number): string[] {
+  if (filled !== undefined && filled === filledOwnedCount(live)) return [];
   const wanted = new Set(desired.chains.map((c) => c.name));
   return [...live.keys()].filter((c) => isOwnedChain(c) && !wanted.has(c)).sort();
 }
@@ -125,10 +124,16 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
     changes.push({ kind: 'create-chain', table: name, chain });
   }
   const edits: string[] = [];
+  let filled = 0;
   for (const chain of desired.chains) {
-    if (options.unchanged?.has(chain)) continue;
-    const rendered = renderChain(chain);
+    // A chain of the last applied ruleset is live as applied (the hot path's assumption).
+    if (options.unchanged?.has(chain)) {
+      if (chain.rules.length > 0) filled++;
+      continue;
+    }
     const current = live.get(chain.name);
+    if (current && current.rules.length > 0) filled++;
+    const rendered = renderChain(chain);
     if (chain.unordered && current) {
       setChainPlan(name, chain, setEdits(chain, rendered, current, options.deferDeletes === true), { changes, edits, body, flags, written }, options);
       continue;
@@ -141,7 +146,7 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
   }
   // Planned against the assumed state (the hot path), nothing of Docker's can be live: the full apply took it over.
   const leftovers = options.unchanged ? { rules: [], chains: [] } : dockerLeftovers(name, state, ruleset.dockerBridges ?? []);
-  const unwanted = unwantedChains(desired, live);
+  const unwanted = unwantedChains(desired, live, options.unchanged && options.deferDeletes ? filled : undefined);
   if (options.deferDeletes) {
     for (const chain of unwanted.filter((c) => (live.get(c)?.rules.length ?? 0) > 0)) {
       edits.push(`-F ${chain}`);

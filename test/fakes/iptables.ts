@@ -2,10 +2,12 @@
  * An in-memory stand-in for iptables-restore/-save (one family), behind the same Iptables
  * seam as the real programs. It applies restore text the way `--noflush` does (declaring a
  * chain creates or flushes it, -A, -I N, -D by exact text, -F, -X), commits table by table,
- * and can be told to fail, or be wiped, as other programs on a host would.
+ * and can be told to fail, or be wiped, as other programs on a host would. As the nft
+ * backend, it also empties chains through flushChains (as `nft flush chain` would).
  */
 import type { Iptables } from '../../src/dataplane/iptables.js';
-import { RestoreError } from '../../src/dataplane/iptables.js';
+import { flushText, RestoreError } from '../../src/dataplane/iptables.js';
+import type { ChainRef } from '../../src/dataplane/nft-flush.js';
 import type { Family, TableName } from '../../src/ruleset/types.js';
 
 const BUILTINS: Record<string, string[]> = {
@@ -47,6 +49,18 @@ export class FakeIptables implements Iptables {
 
   async restore(family: Family, text: string, options?: { readonly whole?: boolean }): Promise<void> {
     this.restores++;
+    await this.load(family, text, options);
+  }
+
+  /** Chains emptied through the backend's own way (nft), one entry per call. */
+  readonly flushCalls: { family: Family; chains: readonly ChainRef[] }[] = [];
+
+  async flushChains(family: Family, chains: readonly ChainRef[]): Promise<void> {
+    this.flushCalls.push({ family, chains });
+    await this.load(family, flushText(chains));
+  }
+
+  private async load(family: Family, text: string, options?: { readonly whole?: boolean }): Promise<void> {
     if (this.failNext > 0) {
       this.failNext--;
       throw new RestoreError(family, 4, 'Another app is currently holding the xtables lock', undefined, '');

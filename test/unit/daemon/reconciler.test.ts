@@ -6,6 +6,7 @@ import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
 import type { Inventory } from '../../../src/inventory/types.js';
 import type { Conntrack, Flow } from '../../../src/dataplane/conntrack.js';
 import { RestoreError } from '../../../src/dataplane/iptables.js';
+import { liveDrift } from '../../../src/dataplane/apply.js';
 import type { Ipset } from '../../../src/dataplane/ipset.js';
 import { FakeIptables } from '../../fakes/iptables.js';
 import { container, inventory, network, policy, tcp } from '../../helpers/fixtures.js';
@@ -269,5 +270,34 @@ describe('the hot path after a Docker event', () => {
     await r.reconcile(['cleanup']);
     expect(ipt.chains('nat').has(containerChain(id(2)))).toBe(false);
     expect(await ipt.save('ipv4')).not.toContain('172.17.0.3');
+  });
+
+  it('on nft, a stop empties the chains through a flush, not a restore, and the state it assumes is the kernel\'s', async () => {
+    const ipt = new FakeIptables();
+    const r = new Reconciler({ readInventory: docker(two, withWeb, two), iptables: ipt, log }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    const restores = ipt.restores;
+    await r.reconcile([`docker:container:die:${id(2)}`]);
+    expect(ipt.restores, 'no restore for the stop').toBe(restores);
+    expect(ipt.flushCalls.map((c) => c.family), 'IPv4 only: these containers have no IPv6').toEqual(['ipv4']);
+    const v4 = ipt.flushCalls.find((c) => c.family === 'ipv4')!;
+    expect(v4.chains).toEqual(expect.arrayContaining([{ table: 'nat', chain: containerChain(id(2)) }, { table: 'filter', chain: containerChain(id(2)) }]));
+    expect(await ipt.save('ipv4')).not.toContain('172.17.0.3:80');
+    // The read-back after a hot apply finds the kernel as assumed (the emptied chains wait for the cleanup).
+    expect(await liveDrift(ipt, r.state.desired.find((d) => d.family === 'ipv4')!, true)).toEqual([]);
+    await r.reconcile([`docker:container:start:${id(2)}`]);
+    expect(await ipt.save('ipv4')).toContain('172.17.0.3:80');
+  });
+
+  it('when the flush fails (a chain was not there), applies in full from the live rules instead', async () => {
+    const ipt = new FakeIptables();
+    const r = new Reconciler({ readInventory: docker(two, withWeb), iptables: ipt, log }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    ipt.chains('nat').delete(containerChain(id(2)));
+    expect(await r.reconcile([`docker:container:die:${id(2)}`])).toBe(true);
+    expect(ipt.flushCalls.length).toBeGreaterThan(0);
+    const live = await ipt.save('ipv4');
+    expect(live).not.toContain('172.17.0.3');
+    expect(live).toContain('172.17.0.2:443');
   });
 });

@@ -3,11 +3,11 @@
  * (the parent starts this file under `unshare -n`, so the machine's own firewall is never
  * touched), in a fresh process per size:
  *   - through the daemon's path (daemon-like.ts): a full resync, then events — one
- *     container starting, then stopping, 50 times — from the event callback to the restores
- *     returned, next to restoring that container's own chains alone; the deferred cleanup;
+ *     container starting, then stopping, 50 times — from the event callback to the last
+ *     restore's return, next to restoring that container's own chains alone; the deferred cleanup;
  *     the repair after a flush, from the flush to the rules back and to their read-back; the process's RSS;
- *   - full apply (as the daemon applies: save, plan, restore, verify; and without the
- *     verify) next to the bare iptables-restore of the same text, rendered beforehand:
+ *   - full apply (as the daemon applies: save, plan, restore — the rules in force — and
+ *     with the verify that follows) next to the bare iptables-restore of the same text, rendered beforehand:
  *     alternated, median of three each; read-back.
  * Prints one JSON line.
  */
@@ -56,8 +56,9 @@ function ownChains(rulesets: readonly Ruleset[], id: string) {
 /**
  * The floor of an incremental apply: one container's own chains restored alone (both
  * families side by side, as the daemon applies); then, as the floor of a stop, the same
- * chains flushed alone (a deletion: on nft it costs several times an addition, in the
- * kernel — `nft flush chain` pays the same); then removed (untimed).
+ * chains flushed alone through iptables-restore (a deletion: on nft every transaction
+ * that deletes costs several times one that adds, and iptables-nft-restore makes one per
+ * table — what the daemon's stop avoids with one nft transaction); then removed (untimed).
  */
 async function oneContainerFloor(ipt: Iptables, policy: Policy, base: Inventory, index: number): Promise<{ ms: number; flushMs: number; bytes: number }> {
   const other = container(index);

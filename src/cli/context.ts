@@ -3,8 +3,8 @@
  * the same way everywhere, each failure mapped to the right exit code.
  */
 import { readFile } from 'node:fs/promises';
-import { InputError, RuntimeError } from '../errors.js';
-import { dockerClient, readInventory } from '../inventory/docker.js';
+import { InputError, RuntimeError, UsageError } from '../errors.js';
+import { DEFAULT_DOCKER_HOST, dockerClient, dockerEndpoint, DOCKER_HOST_FORMS, readInventory } from '../inventory/docker.js';
 import { inventorySchema } from '../inventory/schema.js';
 import type { Inventory } from '../inventory/types.js';
 import { loadPolicy } from '../policy/load.js';
@@ -24,20 +24,26 @@ export async function loadedPolicyOf(request: Request): Promise<{ policy: Policy
   return result;
 }
 
-export function dockerOf(request: Request) {
-  return dockerClient(request.dockerHost ? { host: request.dockerHost } : {});
+/** --docker-host (checked with the arguments), else DOCKER_HOST, checked here: a bad one is a usage error too. */
+export function dockerHostOf(request: Request): string {
+  if (request.dockerHost) return request.dockerHost;
+  const env = process.env['DOCKER_HOST'];
+  if (env === undefined || env === '') return DEFAULT_DOCKER_HOST;
+  if (!dockerEndpoint(env)) throw new UsageError(`DOCKER_HOST: must be ${DOCKER_HOST_FORMS} (got "${env}")`);
+  return env;
 }
 
-export function dockerHostLabel(request: Request): string {
-  return request.dockerHost ?? process.env['DOCKER_HOST'] ?? 'unix:///var/run/docker.sock';
+export function dockerOf(request: Request, timeoutMs?: number) {
+  return dockerClient({ host: dockerHostOf(request), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
 }
 
 export async function inventoryOf(request: Request): Promise<Inventory> {
   if (request.inventory) return inventoryFile(request.inventory);
+  const docker = dockerOf(request);
   try {
-    return await readInventory(dockerOf(request));
+    return await readInventory(docker);
   } catch (error) {
-    throw new RuntimeError(`cannot read the Docker inventory from ${dockerHostLabel(request)}: ${(error as Error).message}`);
+    throw new RuntimeError(`cannot read the Docker inventory from ${dockerHostOf(request)}: ${(error as Error).message}`);
   }
 }
 

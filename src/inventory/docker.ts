@@ -11,13 +11,29 @@ export interface DockerOptions {
   readonly timeoutMs?: number;
 }
 
+export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
+/** The forms a Docker host may take, as error messages name them. */
+export const DOCKER_HOST_FORMS = 'unix:///path/to/socket or tcp://host:port';
+
+export type DockerEndpoint = { readonly socketPath: string } | { readonly host: string; readonly port: number };
+
+/** Docker's own forms: unix:///path, a bare socket path, or tcp://host[:port]; undefined for anything else. */
+export function dockerEndpoint(value: string): DockerEndpoint | undefined {
+  if (/^unix:\/\/\/./.test(value)) return { socketPath: value.slice('unix://'.length) };
+  if (value.startsWith('/')) return { socketPath: value };
+  const tcp = /^tcp:\/\/([^/\s:]+|\[[0-9a-fA-F:.]+\])(?::(\d{1,5}))?\/?$/.exec(value);
+  if (!tcp) return undefined;
+  const port = Number(tcp[2] ?? 2375);
+  return port >= 1 && port <= 65535 ? { host: tcp[1]!.replace(/^\[|\]$/g, ''), port } : undefined;
+}
+
 export function dockerClient(options: DockerOptions = {}): Docker {
-  const host = options.host ?? process.env['DOCKER_HOST'] ?? 'unix:///var/run/docker.sock';
+  const host = options.host ?? process.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST;
   const timeout = options.timeoutMs ?? 5000;
-  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length), timeout });
-  if (host.startsWith('/')) return new Docker({ socketPath: host, timeout });
-  const url = new URL(host.replace(/^tcp:/, 'http:'));
-  return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http', timeout });
+  const endpoint = dockerEndpoint(host);
+  if (!endpoint) throw new Error(`Docker host must be ${DOCKER_HOST_FORMS} (got "${host}")`);
+  if ('socketPath' in endpoint) return new Docker({ socketPath: endpoint.socketPath, timeout });
+  return new Docker({ host: endpoint.host, port: endpoint.port, protocol: 'http', timeout });
 }
 
 type NetworkInfo = Awaited<ReturnType<Docker['listNetworks']>>[number];

@@ -42,6 +42,7 @@ describe('dockward command line', () => {
       [['run', '--readback-interval', '-5'], 'dockward: --readback-interval needs a value; to give one that starts with "-", write --readback-interval=VALUE'],
       [['run', '--readback-interval=-5'], 'dockward: --readback-interval: must be a positive number of seconds (got "-5")'],
       [['plan', '--docker-host', 'http://x'], 'dockward: --docker-host: must be unix:///path/to/socket or tcp://host:port (got "http://x")'],
+      [['inventory', '--docker-host', 'tcp://docker:99999'], 'dockward: --docker-host: must be unix:///path/to/socket or tcp://host:port (got "tcp://docker:99999")'],
     ];
     for (const [args, message] of cases) {
       const r = await dockward(...args);
@@ -106,6 +107,14 @@ describe('dockward command line', () => {
     const list = await dockward('plan', '--inventory', file('list.json', '[]'));
     expect(list.exitCode).toBe(2);
     expect(list.stderr).toMatch(/list\.json: .*expected object, received array \(an inventory is an object/);
+  });
+
+  it('a DOCKER_HOST that is none of Docker\'s forms is refused as --docker-host is (exit 2), before anything runs', async () => {
+    for (const command of ['inventory', 'doctor']) {
+      const r = await execa(process.execPath, [cli, command], { reject: false, env: { DOCKER_HOST: 'docker.example:2375' } });
+      expect(r.exitCode, command).toBe(2);
+      expect(r.stderr.split('\n')[0], command).toBe('dockward: DOCKER_HOST: must be unix:///path/to/socket or tcp://host:port (got "docker.example:2375")');
+    }
   });
 
   it('a Docker that cannot be reached is a runtime failure (exit 1)', async () => {

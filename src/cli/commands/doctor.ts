@@ -6,12 +6,12 @@ import { runChecks } from '../../doctor/checks.js';
 import { gatherFacts } from '../../doctor/facts.js';
 import { exitCode, renderJson, renderText } from '../../doctor/report.js';
 import type { Request } from '../args.js';
-import { dockerHostLabel, dockerOf } from '../context.js';
+import { dockerHostOf, dockerOf } from '../context.js';
 
 export async function doctor(request: Request): Promise<number> {
   const facts = await gatherFacts({
     docker: dockerOf(request),
-    dockerHost: dockerHostLabel(request),
+    dockerHost: dockerHostOf(request),
     ...(request.backend ? { backend: request.backend } : {}),
     ...(request.policy !== undefined ? { policy: request.policy } : {}),
   });

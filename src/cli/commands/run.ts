@@ -7,11 +7,10 @@ import { flushFamily } from '../../dataplane/apply.js';
 import { systemConntrack } from '../../dataplane/conntrack.js';
 import { startDaemon } from '../../daemon/daemon.js';
 import { StateDir } from '../../daemon/state-file.js';
-import { dockerClient } from '../../inventory/docker.js';
 import { createLogger } from '../../log.js';
 import { DEFAULT_POLICY_PATH } from '../../policy/load.js';
 import type { Request } from '../args.js';
-import { iptablesOf, loadedPolicyOf } from '../context.js';
+import { dockerOf, iptablesOf, loadedPolicyOf } from '../context.js';
 
 /** Installed before anything else, so a SIGTERM during start-up is a clean stop too. */
 function stopSignal(): Promise<string> {
@@ -25,10 +24,9 @@ export async function run(request: Request): Promise<number> {
   const log = createLogger(request.logLevel);
   const { policy, hash } = await loadedPolicyOf(request);
   const ipt = await iptablesOf(request);
-  const host = request.dockerHost ? { host: request.dockerHost } : {};
   log.info({ backend: ipt.backend, policy: policy.origin, stateDir: request.stateDir }, 'dockward starting');
   const daemon = await startDaemon({
-    docker: dockerClient(host), dockerEvents: dockerClient({ ...host, timeoutMs: 0 }),
+    docker: dockerOf(request), dockerEvents: dockerOf(request, 0),
     iptables: ipt, conntrack: systemConntrack(), log, stateDir: new StateDir(request.stateDir),
     policy: { value: policy, ...(hash ? { hash } : {}), path: request.policy ?? DEFAULT_POLICY_PATH, explicit: request.policy !== undefined },
     resyncMs: request.resyncSeconds * 1000, readbackMs: request.readbackSeconds * 1000, canaryMs: 250,

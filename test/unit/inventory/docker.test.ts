@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
 import { compile } from '../../../src/compile/index.js';
 import { containerChain } from '../../../src/compile/names.js';
-import { InventoryReader, readInventory, toBindings, toContainer, toNetwork } from '../../../src/inventory/docker.js';
+import { dockerEndpoint, InventoryReader, readInventory, toBindings, toContainer, toNetwork } from '../../../src/inventory/docker.js';
 import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
 import { renderRuleset } from '../../../src/ruleset/plan.js';
 
@@ -263,5 +263,18 @@ describe('InventoryReader', () => {
     expect((await readInventory(docker)).containers.map((x) => x.name)).toEqual(['a']);
     state.failing = true;
     await expect(readInventory(docker)).rejects.toThrow('ECONNREFUSED');
+  });
+});
+
+describe('where Docker is', () => {
+  it('takes Docker\'s own forms of a host, and nothing else', () => {
+    expect(dockerEndpoint('unix:///var/run/docker.sock')).toEqual({ socketPath: '/var/run/docker.sock' });
+    expect(dockerEndpoint('/run/docker.sock')).toEqual({ socketPath: '/run/docker.sock' });
+    expect(dockerEndpoint('tcp://docker.example')).toEqual({ host: 'docker.example', port: 2375 });
+    expect(dockerEndpoint('tcp://192.0.2.5:2376')).toEqual({ host: '192.0.2.5', port: 2376 });
+    expect(dockerEndpoint('tcp://[2001:db8::5]:2375')).toEqual({ host: '2001:db8::5', port: 2375 });
+    for (const bad of ['http://docker.example', 'docker.example:2375', 'tcp://', 'tcp://h:0', 'tcp://h:99999', 'tcp://h/x', 'unix://', 'unix://relative']) {
+      expect(dockerEndpoint(bad), bad).toBeUndefined();
+    }
   });
 });

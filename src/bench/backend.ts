@@ -14,7 +14,7 @@
 import { execa } from 'execa';
 import { compile, DEFAULT_OPTIONS } from '../compile/index.js';
 import { CompileCache } from '../compile/cache.js';
-import { connectionChain, containerChain, egressChain, egressHostChain, hostChain } from '../compile/names.js';
+import { ownChains } from '../compile/names.js';
 import { applyRuleset, flushFamily, liveDrift } from '../dataplane/apply.js';
 import { systemIptables, type Backend, type Iptables } from '../dataplane/iptables.js';
 import type { Inventory } from '../inventory/types.js';
@@ -38,8 +38,8 @@ async function flushAll(ipt: Iptables): Promise<void> {
 }
 
 /** One container's own chains, in every table and family, as restore text per family (and the text that removes them). */
-function ownChains(rulesets: readonly Ruleset[], id: string) {
-  const names = new Set([containerChain(id), connectionChain(id), egressChain(id), egressHostChain(id), hostChain(id)]);
+function ownChainTexts(rulesets: readonly Ruleset[], id: string) {
+  const names = new Set(ownChains(id).map(([name]) => name));
   return rulesets.map((r) => {
     const blocks = TABLE_ORDER.flatMap((table) => r.tables[table].chains.filter((c) => names.has(c.name)).map((c) => ({ table, chain: c })));
     const text = (body: (c: (typeof blocks)[number]) => string[]) => TABLE_ORDER.flatMap((table) => {
@@ -63,7 +63,7 @@ function ownChains(rulesets: readonly Ruleset[], id: string) {
 async function oneContainerFloor(ipt: Iptables, policy: Policy, base: Inventory, index: number): Promise<{ ms: number; flushMs: number; bytes: number }> {
   const other = container(index);
   const { rulesets } = compile({ ...base, containers: [...base.containers, other] }, policy, OPTIONS);
-  const texts = ownChains(rulesets, other.id);
+  const texts = ownChainTexts(rulesets, other.id);
   const [, ms] = await timed(async () => { await Promise.all(texts.map((t) => ipt.restore(t.family, t.add))); });
   const [, flushMs] = await timed(async () => { await Promise.all(texts.map((t) => ipt.restore(t.family, t.flush))); });
   for (const t of texts) await ipt.restore(t.family, t.remove);

@@ -52,6 +52,15 @@ export function hostChain(containerId: string): string {
   return hashedChain(`${CHAIN_PREFIX}H-`, containerId);
 }
 
+/** What each of a container's own chains implements. */
+export type OwnChainRole = 'published' | 'connections' | 'outbound' | 'outbound to the host' | 'from the host';
+
+/** Every chain that belongs to one container alone, whichever tables hold it. */
+export function ownChains(containerId: string): readonly (readonly [string, OwnChainRole])[] {
+  return [[containerChain(containerId), 'published'], [connectionChain(containerId), 'connections'], [egressChain(containerId), 'outbound'],
+    [egressHostChain(containerId), 'outbound to the host'], [hostChain(containerId), 'from the host']];
+}
+
 /** Dispatch of the host's own new connections to the chain of the container they go to. */
 export const FROM_HOST = `${CHAIN_PREFIX}FROM-HOST`;
 

@@ -10,7 +10,7 @@ import { compile } from '../compile/index.js';
 import { withExistingSets, type ExistingSets } from '../compile/sets.js';
 import { linkConnections } from '../compile/links.js';
 import { buildModel, type Model, type Publication } from '../compile/model.js';
-import { connectionChain, egressChain, egressHostChain, hostChain } from '../compile/names.js';
+import { ownChains } from '../compile/names.js';
 import type { Container, Inventory } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
 import type { Family, Ruleset, TableName } from '../ruleset/types.js';
@@ -99,13 +99,8 @@ function addressNames(inventory: Inventory): Map<string, string> {
 const TABLES: readonly TableName[] = ['raw', 'mangle', 'nat', 'filter'];
 
 /** The container's own chains, in every table that holds them, with what each implements. */
-function chainsOf(view: FamilyView, c: Container, pub: Publication | undefined): ChainRef[] {
-  const own: [string, ChainRole][] = [
-    ...(pub ? [[pub.chain, 'published'] as [string, ChainRole]] : []),
-    [connectionChain(c.id), 'connections'], [egressChain(c.id), 'outbound'], [egressHostChain(c.id), 'outbound to the host'],
-    [hostChain(c.id), 'from the host'],
-  ];
-  return own.flatMap(([chain, role]) => TABLES.filter((t) => view.ruleset.tables[t].chains.some((x) => x.name === chain))
+function chainsOf(view: FamilyView, c: Container): ChainRef[] {
+  return ownChains(c.id).flatMap(([chain, role]) => TABLES.filter((t) => view.ruleset.tables[t].chains.some((x) => x.name === chain))
     .map((table) => ({ family: view.ruleset.family, table, chain, role })));
 }
 
@@ -190,7 +185,7 @@ export function explain(declared: ExplainInput): Explanation {
   const paths: Paths = { outbound: [], peers: [], hostDirect: [] };
   for (const view of views) {
     const pub = view.model.publications.find((p) => p.container.id === container.id);
-    chains.push(...chainsOf(view, container, pub));
+    chains.push(...chainsOf(view, container));
     pathsOf(view, container, input, paths);
     if (pub) bindings.push(...bindingViews(view, pub, asked));
   }

@@ -7,6 +7,7 @@
  */
 import type { Action } from '../policy/types.js';
 import type { Family, L4Protocol, TableName } from '../ruleset/types.js';
+import type { OwnChainRole } from '../compile/names.js';
 import type { Source } from './source.js';
 
 /** The policy sections whose rules decide: the file's `rules`, a container's label clauses, and the rest. */
@@ -101,7 +102,7 @@ export interface BindingView {
 }
 
 /** What a chain of the container implements. */
-export type ChainRole = 'published' | 'connections' | 'outbound' | 'outbound to the host' | 'from the host';
+export type ChainRole = OwnChainRole;
 
 export interface ChainRef {
   readonly family: Family;

@@ -46,5 +46,5 @@ export function foreignParts(desired: Ruleset, live: LiveState): Change[] {
 export function planExclusive(desired: Ruleset, live: LiveState): Plan {
   const planned = planRestore(desired, live);
   const changes = [...planned.changes, ...foreignParts(desired, live)];
-  return { text: changes.length > 0 ? `${exclusiveText(desired)}` : '', changes, written: planned.written };
+  return { text: changes.length > 0 ? `${exclusiveText(desired)}` : '', changes, written: planned.written, appended: new Map() };
 }

@@ -5,7 +5,7 @@
  * keeps the hot path (an event about one container) free of the save exec; a read-back
  * soon after, off that path, checks the assumption.
  */
-import { appendLive, dropLiveChain, liveTags, putLiveChain, type LiveChain, type LiveRule, type LiveState, type LiveTable } from './parse.js';
+import { appendLive, dropLiveChain, putLiveChain, type LiveChain, type LiveState, type LiveTable } from './parse.js';
 import type { Plan } from './plan.js';
 import { hookTag } from './hash.js';
 import { renderChain, ruleLine } from './render.js';
@@ -18,17 +18,6 @@ function words(line: string, chain: string): string {
 function liveChain(chain: Chain): LiveChain {
   const { tags, lines } = renderChain(chain);
   return { name: chain.name, rules: lines.map((line, i) => ({ text: words(line, chain.name), tag: tags[i]! })) };
-}
-
-/** The desired set chain's lines that the live one lacks, appended to it in place (what `-A` did). */
-function appendMissing(table: LiveTable, live: LiveChain, chain: Chain): void {
-  const present = liveTags(live);
-  const { tags, lines } = renderChain(chain);
-  const added: LiveRule[] = [];
-  tags.forEach((tag, i) => {
-    if (!present.has(tag)) added.push({ text: words(lines[i]!, chain.name), tag });
-  });
-  appendLive(table, live, added);
 }
 
 function placeHooks(live: LiveTable, table: TableName, hooks: readonly Hook[], builtins: ReadonlySet<string>): void {
@@ -57,7 +46,7 @@ export function expectedLive(ruleset: Ruleset): LiveState {
  * The expected state after a plan was restored: the previous one with the planned changes
  * applied, in place. Costs what changed, not what exists (the hot path after an event).
  */
-export function advanceLive(live: LiveState, desired: Ruleset, plan: Pick<Plan, 'changes' | 'written'>): LiveState {
+export function advanceLive(live: LiveState, desired: Ruleset, plan: Pick<Plan, 'changes' | 'written' | 'appended'>): LiveState {
   const chainOf = (table: TableName, name: string): Chain | undefined => plan.written.get(`${table}/${name}`);
   for (const change of plan.changes) {
     const table = live.get(change.table) ?? new Map<string, LiveChain>();
@@ -66,9 +55,11 @@ export function advanceLive(live: LiveState, desired: Ruleset, plan: Pick<Plan, 
       const chain = chainOf(change.table, change.chain);
       if (chain) putLiveChain(table, liveChain(chain));
     } else if (change.kind === 'append-chain') {
-      const chain = chainOf(change.table, change.chain);
+      // The lines the plan appended, as it rendered them; a chain not live before is live whole now.
       const old = table.get(change.chain);
-      if (chain && old) appendMissing(table, old, chain);
+      const added = plan.appended.get(`${change.table}/${change.chain}`);
+      const chain = chainOf(change.table, change.chain);
+      if (old && added) appendLive(table, old, added);
       else if (chain) putLiveChain(table, liveChain(chain));
     } else if (change.kind === 'flush-chain' || change.kind === 'create-chain') {
       putLiveChain(table, { name: change.chain, rules: [] });

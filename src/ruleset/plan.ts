@@ -7,7 +7,7 @@
  */
 import { CANARY, isOwnedChain } from '../compile/names.js';
 import { hookTag } from './hash.js';
-import { filledOwnedCount, liveTags, type LiveChain, type LiveState, type LiveTable } from './parse.js';
+import { filledOwnedCount, liveTags, type LiveChain, type LiveRule, type LiveState, type LiveTable } from './parse.js';
 import { renderChain, ruleLine, type RenderedChain } from './render.js';
 import { dockerLeftovers } from './takeover.js';
 import { TABLE_ORDER, type Chain, type Hook, type Ruleset, type Table, type TableName } from './types.js';
@@ -25,6 +25,8 @@ export interface Plan {
   readonly deferred?: boolean;
   /** The desired chains the plan writes, edits or appends to, by `table/name`: what the live state becomes. */
   readonly written: ReadonlyMap<string, Chain>;
+  /** For each set chain only appended to, by `table/name`: the rules appended, as they will be live. */
+  readonly appended: ReadonlyMap<string, readonly LiveRule[]>;
 }
 
 const EMPTY: LiveTable = new Map();
@@ -37,16 +39,20 @@ const EMPTY: LiveTable = new Map();
 function setEdits(chain: Chain, desired: RenderedChain, live: LiveChain, deferDeletes: boolean): SetEdits {
   const present = liveTags(live);
   const appends: string[] = [];
+  const added: LiveRule[] = [];
   let kept = 0;
   desired.tags.forEach((tag, i) => {
     if (present.has(tag)) kept++;
-    else appends.push(desired.lines[i]!);
+    else {
+      appends.push(desired.lines[i]!);
+      added.push({ text: desired.lines[i]!.slice(`-A ${chain.name} `.length), tag });
+    }
   });
   // Every live line is wanted (set chains hold distinct rules): nothing to delete, no need to look at each.
-  if (kept === live.rules.length && present.size === live.rules.length) return { appends, deletes: [], deferred: false };
+  if (kept === live.rules.length && present.size === live.rules.length) return { appends, added, deletes: [], deferred: false };
   // A stale dispatch jump leads to a chain emptied at once, so it may wait for the cleanup; a
   // stale verdict (a source's ACCEPT) would serve whoever gets that address next: it goes now.
-  if (deferDeletes && !chain.verdicts) return { appends, deletes: [], deferred: true };
+  if (deferDeletes && !chain.verdicts) return { appends, added, deletes: [], deferred: true };
   const wanted = new Set(desired.tags);
   const seen = new Set<string>();
   const deletes: string[] = [];
@@ -54,11 +60,13 @@ function setEdits(chain: Chain, desired: RenderedChain, live: LiveChain, deferDe
     if (rule.tag !== undefined && wanted.has(rule.tag) && !seen.has(rule.tag)) seen.add(rule.tag);
     else deletes.push(`-D ${chain.name} ${rule.text}`);
   }
-  return { appends, deletes, deferred: false };
+  return { appends, added, deletes, deferred: false };
 }
 
 interface SetEdits {
   readonly appends: readonly string[];
+  /** The same lines as live rules (words after `-A CHAIN`, and tag). */
+  readonly added: readonly LiveRule[];
   readonly deletes: readonly string[];
   /** Stale lines left in place for the cleanup. */
   readonly deferred: boolean;
@@ -110,9 +118,17 @@ function unwantedChains(desired: Table, live: LiveTable, filled?: number): strin
   return [...live.keys()].filter((c) => isOwnedChain(c) && !wanted.has(c)).sort();
 }
 
+/** What planning the tables gathers beside their text: Plan's other fields, filled table by table. */
+interface Gathered {
+  readonly changes: Change[];
+  readonly written: Map<string, Chain>;
+  readonly appended: Map<string, readonly LiveRule[]>;
+  deferred: boolean;
+}
+
 /** One table's block of restore input ('' when nothing in it differs). */
-function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes: Change[], options: PlanOptions,
-  flags: { deferred: boolean }, written: Map<string, Chain>): string {
+function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, options: PlanOptions, out: Gathered): string {
+  const { changes, written } = out;
   const desired = ruleset.tables[name];
   const live = state.get(name) ?? EMPTY;
   const declare: string[] = [];
@@ -135,7 +151,7 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
     if (current && current.rules.length > 0) filled++;
     const rendered = renderChain(chain);
     if (chain.unordered && current) {
-      setChainPlan(name, chain, setEdits(chain, rendered, current, options.deferDeletes === true), { changes, edits, body, flags, written }, options);
+      setChainPlan(name, chain, setEdits(chain, rendered, current, options.deferDeletes === true), { edits, body }, out, options);
       continue;
     }
     if (sameTags(current, rendered.tags)) continue;
@@ -152,7 +168,7 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
       edits.push(`-F ${chain}`);
       changes.push({ kind: 'flush-chain', table: name, chain });
     }
-    if (unwanted.length > 0) flags.deferred = true;
+    if (unwanted.length > 0) out.deferred = true;
   }
   const stale = [...(options.deferDeletes ? [] : unwanted), ...leftovers.chains];
   for (const chain of stale) {
@@ -171,17 +187,20 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, changes:
  * A set chain that exists: its new lines are appended; stale ones are deleted now, or —
  * stale dispatch lines only — left for the cleanup (deferDeletes), which then is due.
  */
-function setChainPlan(table: TableName, chain: Chain, edit: SetEdits,
-  out: { changes: Change[]; edits: string[]; body: string[]; flags: { deferred: boolean }; written: Map<string, Chain> }, options: PlanOptions): void {
-  out.edits.push(...edit.deletes);
-  out.body.push(...edit.appends);
-  if (edit.deferred) out.flags.deferred = true;
+function setChainPlan(table: TableName, chain: Chain, edit: SetEdits, lines: { edits: string[]; body: string[] }, out: Gathered, options: PlanOptions): void {
+  lines.edits.push(...edit.deletes);
+  lines.body.push(...edit.appends);
+  if (edit.deferred) out.deferred = true;
+  const key = `${table}/${chain.name}`;
   if (options.deferDeletes && edit.deletes.length === 0) {
-    if (edit.appends.length > 0) out.changes.push({ kind: 'append-chain', table, chain: chain.name });
+    if (edit.appends.length > 0) {
+      out.changes.push({ kind: 'append-chain', table, chain: chain.name });
+      out.appended.set(key, edit.added);
+    }
   } else if (edit.appends.length > 0 || edit.deletes.length > 0) {
     out.changes.push({ kind: 'edit-chain', table, chain: chain.name });
   }
-  if (edit.appends.length > 0 || edit.deletes.length > 0) out.written.set(`${table}/${chain.name}`, chain);
+  if (edit.appends.length > 0 || edit.deletes.length > 0) out.written.set(key, chain);
 }
 
 function hookLines(name: TableName, desired: Table, live: LiveTable, changes: Change[]): string[] {
@@ -206,15 +225,14 @@ const REMOVING = new Set<Change['kind']>(['delete-chain', 'flush-chain', 'edit-c
  * alone keeps refused sources out — but this one never refuses what is still allowed.
  */
 export function planRestore(desired: Ruleset, live: LiveState, options: PlanOptions = {}): Plan {
-  const changes: Change[] = [];
-  const flags = { deferred: false };
-  const written = new Map<string, Chain>();
-  const blocks = new Map(TABLE_ORDER.map((t) => [t, tablePlan(t, desired, live, changes, options, flags, written)] as const));
+  const out: Gathered = { changes: [], written: new Map(), appended: new Map(), deferred: false };
+  const blocks = new Map(TABLE_ORDER.map((t) => [t, tablePlan(t, desired, live, options, out)] as const));
   // A canary is rewritten when the policy changes (compile/canary.ts): it neither grows nor shrinks access.
-  const judged = changes.filter((c) => c.chain !== CANARY);
+  const judged = out.changes.filter((c) => c.chain !== CANARY);
   const shrinking = judged.length > 0 && judged.every((c) => REMOVING.has(c.kind));
   const order = shrinking ? [...TABLE_ORDER].reverse() : TABLE_ORDER;
-  return { text: order.map((t) => blocks.get(t) ?? '').join(''), changes, written, ...(flags.deferred ? { deferred: true } : {}) };
+  const { changes, written, appended } = out;
+  return { text: order.map((t) => blocks.get(t) ?? '').join(''), changes, written, appended, ...(out.deferred ? { deferred: true } : {}) };
 }
 
 /** The whole ruleset as restore text, as if nothing were live: what `plan` shows and golden files hold. */
@@ -237,5 +255,5 @@ export function planFlush(live: LiveState): Plan {
     lines.push(`*${name}`, ...owned.map((c) => `:${c} - [0:0]`), ...unhook, ...owned.map((c) => `-X ${c}`), 'COMMIT');
     for (const chain of owned) changes.push({ kind: 'delete-chain', table: name, chain });
   }
-  return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', changes, written: new Map() };
+  return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', changes, written: new Map(), appended: new Map() };
 }

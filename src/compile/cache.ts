@@ -57,8 +57,13 @@ function sameChain(a: Chain, b: Chain): boolean {
   return a.unordered === b.unordered && a.rules.length === b.rules.length && a.rules.every((r, i) => sameData(r, b.rules[i]));
 }
 
+/** Stands for a computed undefined, so that a miss is told from it by one lookup. */
+const NONE = Symbol('none');
+const PARTS_SLOT: Readonly<Record<Family, string>> = { ipv4: 'published/ipv4', ipv6: 'published/ipv6' };
+
 export class CompileCache {
-  private entries = new WeakMap<object, Map<string, unknown>>();
+  /** Per slot, what was computed for each key object. */
+  private entries = new Map<string, WeakMap<object, unknown>>();
   /** The last compile's chains, per family/table. */
   private chains = new Map<string, LastChains>();
   private policy: Policy | undefined;
@@ -69,24 +74,26 @@ export class CompileCache {
     // Every field of every network: a container's share is built against its networks' bridges.
     const signature = JSON.stringify(networks);
     if (policy !== this.policy || signature !== this.networks) {
-      this.entries = new WeakMap();
+      this.entries = new Map();
       this.chains = new Map();
     }
     this.policy = policy;
     this.networks = signature;
   }
 
+  /** One lookup per call on the hot path: a weak map per slot, and undefined results stored as NONE. */
   readonly of: PerContainer = <T>(key: object, slot: string, compute: () => T): T => {
-    let known = this.entries.get(key);
-    if (!known) this.entries.set(key, (known = new Map()));
-    if (known.has(slot)) return known.get(slot) as T;
+    let memo = this.entries.get(slot);
+    if (!memo) this.entries.set(slot, (memo = new WeakMap()));
+    const known = memo.get(key);
+    if (known !== undefined) return (known === NONE ? undefined : known) as T;
     const value = compute();
-    known.set(slot, value);
+    memo.set(key, value === undefined ? NONE : value);
     return value;
   };
 
   parts(container: Container, family: Family, compute: () => ContainerParts): ContainerParts {
-    return this.of(container, `published/${family}`, () => remembered(compute()));
+    return this.of(container, PARTS_SLOT[family], () => remembered(compute()));
   }
 
   /** The ruleset with every chain equal to its predecessor replaced by that very object. */

@@ -146,7 +146,7 @@ export function compile(inventory: Inventory, declared: Policy, options: Compile
     rulesets: families.map((f) => f.ruleset),
     notes: [...new Set([...families.flatMap((f) => f.model.notes), ...labelNotes(policy, inventory), ...setNotes])],
     ownSets: policy.ownSets ?? [],
-    access: families.flatMap((f) => f.access),
+    access: ([] as BindingAccess[]).concat(...families.map((f) => f.access)),
     bridges: [...new Set(families.flatMap((f) => f.model.bridges.map((b) => b.iface)))],
     stats: {
       containers: inventory.containers.length,

@@ -23,6 +23,7 @@ export interface Iptables {
   /**
    * Empty these chains, as `-F` lines would, when the backend has a cheaper way than
    * restore (nft: one transaction for every table and both families, dataplane/nft-flush.ts).
+   * Rejects as restore does when a chain is not there.
    */
   flushChains?(family: Family, chains: readonly ChainRef[]): Promise<void>;
 }
@@ -88,7 +89,11 @@ export function systemIptables(backend: Backend): Iptables {
   };
 }
 
-/** Flushes through nft while it is installed; without it, through restore as any other change. */
+/**
+ * Flushes through nft while it is installed. Whatever nft refuses is tried once more through
+ * the restore: a chain that is really missing fails there too (and the caller applies in
+ * full), while an nft that cannot handle these tables costs only the detour.
+ */
 function nftFlush(restore: Iptables['restore']): NonNullable<Iptables['flushChains']> {
   const batch = flushBatcher();
   let missing = false;
@@ -97,8 +102,7 @@ function nftFlush(restore: Iptables['restore']): NonNullable<Iptables['flushChai
       try {
         return await batch(family, chains);
       } catch (error) {
-        if (!(error instanceof NftMissing)) throw error;
-        missing = true;
+        if (error instanceof NftMissing) missing = true;
       }
     }
     await restore(family, flushText(chains));

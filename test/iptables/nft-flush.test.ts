@@ -2,12 +2,17 @@
  * Emptying chains through nft (dataplane/nft-flush.ts) against the real iptables-nft
  * tables, in a private network namespace: both families' chains in one nft transaction,
  * rules gone and chains kept as `-F` leaves them, seen by iptables-nft-save; a script that
- * names a missing chain changes nothing at all.
+ * names a missing chain changes nothing at all; through the iptables seam, an nft that
+ * refuses or is not installed leaves the flush to iptables-restore.
  */
+import { chmod, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withNetns, type Netns } from '../helpers/netns.js';
 
 const MODULE = new URL('../../dist/dataplane/nft-flush.js', import.meta.url).pathname;
+const IPTABLES = new URL('../../dist/dataplane/iptables.js', import.meta.url).pathname;
 
 /** Runs flushBatcher inside the namespace with the requests given; prints how many nft scripts ran, or the error. */
 async function flushInside(ns: Netns, requests: readonly [string, readonly { table: string; chain: string }[]][]) {
@@ -21,6 +26,26 @@ async function flushInside(ns: Netns, requests: readonly [string, readonly { tab
   const result = await ns.exec(process.execPath, ['--input-type=module', '-e', script]);
   expect(result.stderr).toBe('');
   return JSON.parse(String(result.stdout)) as { runs: number; results: string[] };
+}
+
+/** systemIptables('nft').flushChains inside the namespace, with PATH as given: 'ok' or the error. */
+async function seamFlush(ns: Netns, path: string, chains: readonly { table: string; chain: string }[]): Promise<string> {
+  const script = `
+    import { systemIptables } from ${JSON.stringify(IPTABLES)};
+    await systemIptables('nft').flushChains('ipv4', ${JSON.stringify(chains)}).then(() => console.log('ok'), (e) => console.log(e.message));`;
+  const result = await ns.exec('env', [`PATH=${path}`, process.execPath, '--input-type=module', '-e', script]);
+  return String(result.stdout).trim();
+}
+
+/** A directory holding the iptables programs and, unless left out, an `nft` that refuses everything. */
+async function programs(withRefusingNft: boolean): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-path-'));
+  for (const tool of ['iptables-nft-restore', 'ip6tables-nft-restore']) await symlink(`/usr/sbin/${tool}`, join(dir, tool));
+  if (withRefusingNft) {
+    await writeFile(join(dir, 'nft'), '#!/bin/sh\necho "Error: this nft refuses" >&2\nexit 1\n');
+    await chmod(join(dir, 'nft'), 0o755);
+  }
+  return dir;
 }
 
 async function load(ns: Netns, family: 'iptables' | 'ip6tables', text: string): Promise<void> {
@@ -74,6 +99,23 @@ describe('emptying chains through nft, on iptables-nft tables', () => {
       expect(out.results).toEqual([expect.stringMatching(/^nft -f failed/), expect.stringMatching(/^nft -f failed/)]);
       expect([await rules(ns, 'iptables-nft-save'), await rules(ns, 'ip6tables-nft-save')]).toEqual(before);
       expect(before[0]).toHaveLength(4);
+    });
+  });
+
+  it('through the iptables seam, an nft that refuses or is missing leaves the flush to iptables-restore', async () => {
+    await withNetns(async (ns) => {
+      for (const withRefusingNft of [true, false]) {
+        await load(ns, 'iptables', chainsV4);
+        const path = await programs(withRefusingNft);
+        try {
+          expect(await seamFlush(ns, path, [{ table: 'filter', chain: 'DOCKWARD-C-1' }, { table: 'nat', chain: 'DOCKWARD-C-1' }]), `refusing nft: ${withRefusingNft}`).toBe('ok');
+          expect(await rules(ns, 'iptables-nft-save')).toEqual([':DOCKWARD-C-1 - [0:0]', ':DOCKWARD-C-1 - [0:0]']);
+          expect(await seamFlush(ns, path, [{ table: 'filter', chain: 'DOCKWARD-C-9' }]), 'a chain that is not there fails both ways')
+            .toMatch(/^iptables-restore failed/);
+        } finally {
+          await rm(path, { recursive: true, force: true });
+        }
+      }
     });
   });
 });

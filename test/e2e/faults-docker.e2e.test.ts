@@ -3,7 +3,7 @@
  * with new addresses), dockward started before dockerd, and dockerd with live-restore
  * frozen or stopped for 10 s while its containers keep serving.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { LAB_ADDR, startLab, type Lab } from '../../src/lab/index.js';
 import { dockward, eventually, INTERNAL_ONLY, liveRules, scratch, startDockward, tableLines, type RunningDockward } from './dockward.js';
 import { knock } from './traffic.js';
@@ -15,6 +15,7 @@ const POLICY = INTERNAL_ONLY;
 let lab: Lab | undefined;
 let running: RunningDockward | undefined;
 const files = scratch();
+afterAll(() => files.cleanup());
 
 afterEach(async () => {
   if (running) expect(await running.stop()).toBe(0);

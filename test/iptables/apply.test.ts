@@ -2,10 +2,10 @@
  * Real iptables-restore and iptables-save, both backends, inside a private network
  * namespace: apply, idempotence, foreign rules surviving, flush, and a failing restore.
  */
-import { mkdtemp, writeFile, chmod } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp.js';
 import { saved, withNetns } from '../helpers/netns.js';
 
 const cases = join(import.meta.dirname, '../golden/cases/01-basic');
@@ -88,7 +88,7 @@ for (const backend of ['nft', 'legacy'] as const) {
       await withNetns(async (ns) => {
         expect((await ns.dockward(apply)).exitCode).toBe(0);
         const before = await saved(ns, backend);
-        const bin = await mkdtemp(join(tmpdir(), 'dw-fail-'));
+        const bin = tempDir('dw-fail-');
         const wrapper = join(bin, `iptables-${backend}-restore`);
         // Feeds the real restore a broken rule at line 3, as a rejected rule would.
         await writeFile(wrapper, `#!/bin/sh\n{ head -n 2; echo '-A DOCKWARD-CANARY -j NO-SUCH-CHAIN'; cat; } | /usr/sbin/iptables-${backend}-restore "$@"\n`);

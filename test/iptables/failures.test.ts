@@ -4,10 +4,10 @@
  * restore that fails in a later table block (no refused source may get in meanwhile), and
  * which backend is used when the other one already holds dockward's chains.
  */
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp.js';
 import { parseRule, parseSave } from '../../src/ruleset/parse.js';
 import { TABLE_ORDER, type Chain, type Hook, type Ruleset, type Table } from '../../src/ruleset/types.js';
 import { trace, type HostView } from '../../src/trace/index.js';
@@ -18,7 +18,7 @@ const inventory = join(cases, '01-basic/inventory.json');
 
 /** A restore wrapper first on PATH: `body` gets the restore text on stdin and the real command in $REAL. */
 async function wrapper(backend: string, body: string): Promise<Record<string, string>> {
-  const bin = await mkdtemp(join(tmpdir(), 'dw-wrap-'));
+  const bin = tempDir('dw-wrap-');
   const file = join(bin, `iptables-${backend}-restore`);
   await writeFile(file, `#!/bin/sh\nREAL=/usr/sbin/iptables-${backend}-restore\n${body}\n`);
   await chmod(file, 0o755);
@@ -26,7 +26,7 @@ async function wrapper(backend: string, body: string): Promise<Record<string, st
 }
 
 async function policyFile(name: string, yaml: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'dw-pol-'));
+  const dir = tempDir('dw-pol-');
   const file = join(dir, name);
   await writeFile(file, yaml);
   return file;
@@ -135,7 +135,7 @@ describe('a broken policy at start', () => {
   it('apply and run exit 2 naming the problems, and iptables-save stays as it was, rules in force or none', async () => {
     await withNetns(async (ns) => {
       const bad = await policyFile('bad.yaml', BAD);
-      const stateDir = await mkdtemp(join(tmpdir(), 'dw-state-'));
+      const stateDir = tempDir('dw-state-');
       const run = ['run', '--policy', bad, '--state-dir', stateDir, '--docker-host', 'unix:///nonexistent/docker.sock'];
       const empty = await saved(ns, 'nft');
       const started = await ns.dockward(run);

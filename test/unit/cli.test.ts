@@ -1,13 +1,13 @@
 /** The command line as a user meets it: exit codes, plain-text errors, plan without Docker or root. */
 import { execa } from 'execa';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp.js';
 
 const cli = new URL('../../dist/cli.js', import.meta.url).pathname;
 const basic = new URL('../golden/cases/01-basic/', import.meta.url).pathname;
-const dir = mkdtempSync(join(tmpdir(), 'dw-cli-'));
+const dir = tempDir('dw-cli-');
 const dockward = (...args: string[]) => execa(process.execPath, [cli, ...args], { reject: false });
 
 function file(name: string, text: string): string {

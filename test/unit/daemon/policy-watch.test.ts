@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../helpers/temp.js';
 import { policyReloader, watchPolicyFile, watchedDirOf } from '../../../src/daemon/policy-watch.js';
 import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
 
@@ -14,7 +14,7 @@ const settle = () => new Promise((r) => setTimeout(r, 300));
 
 describe('watching the policy file', () => {
   it('sees a save in place and a save by rename (as editors do), and ignores other files', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dw-watch-'));
+    const dir = tempDir('dw-watch-');
     const file = join(dir, 'policy.yaml');
     writeFileSync(file, 'version: 1\n');
     const seen = changes(file);
@@ -38,7 +38,7 @@ describe('watching the policy file', () => {
   });
 
   it('watches the nearest existing ancestor when the directory is missing, and follows it as it appears and goes', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'dw-watch-'));
+    const root = tempDir('dw-watch-');
     const file = join(root, 'etc', 'dockward', 'policy.yaml');
     expect(watchedDirOf(file)).toBe(root);
     const seen = changes(file);
@@ -70,7 +70,7 @@ describe('reloading the policy', () => {
   const GOOD = 'version: 1\ndefaults: { published: deny }\n';
 
   it('once a file has been loaded from the default path, its deletion is an error, not the built-in default', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dw-reload-'));
+    const dir = tempDir('dw-reload-');
     const file = join(dir, 'policy.yaml');
     const reload = policyReloader(file, false);
     expect(await reload()).toEqual({ ok: true, policy: BUILTIN_DEFAULT });
@@ -83,7 +83,7 @@ describe('reloading the policy', () => {
   });
 
   it('a file in force at start must stay: its deletion is an error', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dw-reload-'));
+    const dir = tempDir('dw-reload-');
     const file = join(dir, 'policy.yaml');
     const reload = policyReloader(file, true);
     expect(await reload()).toMatchObject({ ok: false });

@@ -1,9 +1,9 @@
 /** Rules that can never decide, reported by `dockward check` as warnings (exit 0). */
 import { execa } from 'execa';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../helpers/temp.js';
 import { shadowWarnings } from '../../../src/policy/shadow.js';
 import { policy } from '../../helpers/fixtures.js';
 
@@ -76,7 +76,7 @@ host:
   });
 
   it('dockward check prints them as warnings and still exits 0', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dw-check-'));
+    const dir = tempDir('dw-check-');
     const file = join(dir, 'policy.yaml');
     writeFileSync(file, 'version: 1\nrules:\n  - { ports: [443] }\n  - { name: never, ports: [443], from: [192.0.2.1] }\n');
     const cli = new URL('../../../dist/cli.js', import.meta.url).pathname;

@@ -124,7 +124,7 @@ async function fullFigures(ipt: Iptables, rulesets: readonly Ruleset[]) {
     readback.push((await timed(async () => { for (const r of rulesets) await liveDrift(ipt, r); }))[1]);
   }
   await flushAll(ipt);
-  return { floor: median(floor), full: median(verified), fullNoVerify: median(unverified), readback: median(readback) };
+  return { floor: median(floor), inForce: median(unverified), withVerify: median(verified), readback: median(readback) };
 }
 
 async function measure(ipt: Iptables, size: number) {

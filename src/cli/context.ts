@@ -39,11 +39,11 @@ export function dockerOf(request: Request, timeoutMs?: number) {
 
 export async function inventoryOf(request: Request): Promise<Inventory> {
   if (request.inventory) return inventoryFile(request.inventory);
-  const docker = dockerOf(request);
+  const host = dockerHostOf(request);
   try {
-    return await readInventory(docker);
+    return await readInventory(dockerClient({ host }));
   } catch (error) {
-    throw new RuntimeError(`cannot read the Docker inventory from ${dockerHostOf(request)}: ${(error as Error).message}`);
+    throw new RuntimeError(`cannot read the Docker inventory from ${host}: ${(error as Error).message}`);
   }
 }
 

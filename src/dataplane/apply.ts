@@ -4,9 +4,9 @@
  * held (each table commits whole or not at all); the caller retries.
  */
 import { parseSave, type LiveState } from '../ruleset/parse.js';
-import { planFlush, planRestore, type Change } from '../ruleset/plan.js';
+import { planFlush, planRestore, type Change, type Plan } from '../ruleset/plan.js';
 import { planExclusive } from '../ruleset/exclusive.js';
-import type { Chain, Family, Rule, Ruleset, TableName, Tables } from '../ruleset/types.js';
+import type { Chain, Family, Rule, Ruleset, Tables } from '../ruleset/types.js';
 import type { ChainRef } from './nft-flush.js';
 import { advanceLive, expectedLive } from '../ruleset/expected-live.js';
 import { RestoreError, type Iptables } from './iptables.js';
@@ -103,7 +103,7 @@ export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => n
 export async function applyIncremental(ipt: Iptables, desired: Ruleset, assumed: Assumed, now: () => number = Date.now): Promise<ApplyResult & { live: LiveState; deferred: boolean }> {
   const started = now();
   const plan = planRestore(desired, assumed.live, { unchanged: assumed.chains, deferDeletes: true });
-  const through = plan.text === '' ? undefined : await write(ipt, desired.family, plan.text);
+  const through = plan.text === '' ? undefined : await write(ipt, desired.family, plan);
   const live = advanceLive(assumed.live, desired, plan);
   return {
     family: desired.family, applied: desired, skipped: [], changes: plan.changes, restoreBytes: plan.text.length,
@@ -115,24 +115,17 @@ export async function applyIncremental(ipt: Iptables, desired: Ruleset, assumed:
  * A stop's plan only empties chains: on nft that goes through the backend's own flush
  * (one transaction instead of one per table, dataplane/nft-flush.ts); anything else is restored.
  */
-async function write(ipt: Iptables, family: Family, text: string): Promise<'nft' | undefined> {
-  const flushes = ipt.flushChains && onlyFlushes(text);
-  if (!flushes) return void (await ipt.restore(family, text));
+async function write(ipt: Iptables, family: Family, plan: Plan): Promise<'nft' | undefined> {
+  const flushes = ipt.flushChains && onlyFlushes(plan.changes);
+  if (!flushes) return void (await ipt.restore(family, plan.text));
   await ipt.flushChains!(family, flushes);
   return 'nft';
 }
 
-/** The chains a restore text flushes, when flushing is all it does. */
-export function onlyFlushes(text: string): ChainRef[] | undefined {
-  const chains: ChainRef[] = [];
-  let table: TableName | undefined;
-  for (const line of text.split('\n')) {
-    if (line === '' || line === 'COMMIT') continue;
-    if (line.startsWith('*')) table = line.slice(1) as TableName;
-    else if (table && /^-F \S+$/.test(line)) chains.push({ table, chain: line.slice(3) });
-    else return undefined;
-  }
-  return chains.length > 0 ? chains : undefined;
+/** The chains a plan empties, when emptying chains is all it does (every line of its text is a change). */
+export function onlyFlushes(changes: readonly Change[]): ChainRef[] | undefined {
+  if (changes.length === 0 || !changes.every((c) => c.kind === 'flush-chain')) return undefined;
+  return changes.map(({ table, chain }) => ({ table, chain }));
 }
 
 /** What the last apply left in force, as planning needs it: the live state and the chain objects that are in it. */

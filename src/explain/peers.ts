@@ -56,11 +56,12 @@ function view(ctx: PathContext, direction: 'in' | 'out', peer: Attachment, own: 
 }
 
 export function peersOf(ctx: PathContext, c: Container, attachments: readonly Attachment[], rules: readonly ConnectionRule[]): PeerView[] {
+  // The model's attachments hold the inventory's container objects, `c` among them.
   const groups = byContainer(attachments);
-  const own = [...groups].find(([container]) => container.id === c.id)?.[1] ?? [];
+  const own = groups.get(c) ?? [];
   const out: PeerView[] = [];
   for (const [container, theirs] of groups) {
-    if (container.id === c.id) continue;
+    if (container === c) continue;
     for (const mine of own) {
       const from = sourceFor(theirs, mine);
       if (from) out.push(view(ctx, 'in', from, mine, linesBetween(ctx, rules, from, mine)));

@@ -6,8 +6,8 @@ import Docker from 'dockerode';
 import type { Container, Endpoint, Inventory, Network, PortBinding, Protocol } from './types.js';
 
 export interface DockerOptions {
-  /** unix:///path, /path, tcp://host:port; default DOCKER_HOST, then /var/run/docker.sock. */
-  readonly host?: string;
+  /** unix:///path, /path, tcp://host:port (cli/context.ts picks it: --docker-host, DOCKER_HOST, the default). */
+  readonly host: string;
   readonly timeoutMs?: number;
 }
 
@@ -27,11 +27,10 @@ export function dockerEndpoint(value: string): DockerEndpoint | undefined {
   return port >= 1 && port <= 65535 ? { host: tcp[1]!.replace(/^\[|\]$/g, ''), port } : undefined;
 }
 
-export function dockerClient(options: DockerOptions = {}): Docker {
-  const host = options.host ?? process.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST;
+export function dockerClient(options: DockerOptions): Docker {
   const timeout = options.timeoutMs ?? 5000;
-  const endpoint = dockerEndpoint(host);
-  if (!endpoint) throw new Error(`Docker host must be ${DOCKER_HOST_FORMS} (got "${host}")`);
+  const endpoint = dockerEndpoint(options.host);
+  if (!endpoint) throw new Error(`Docker host must be ${DOCKER_HOST_FORMS} (got "${options.host}")`);
   if ('socketPath' in endpoint) return new Docker({ socketPath: endpoint.socketPath, timeout });
   return new Docker({ host: endpoint.host, port: endpoint.port, protocol: 'http', timeout });
 }

@@ -80,7 +80,6 @@ export function wordsTag(chain: string, previousTag: string, body: string, targe
   return hash.part(target).part(note).hex();
 }
 
-
 /** A hook's tag depends only on where it sits and what it does. */
 export function hookTag(table: string, builtin: string, rule: Rule): string {
   return ruleTag(`${table}/${builtin}`, 'hook', rule);

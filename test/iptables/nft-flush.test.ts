@@ -5,11 +5,11 @@
  * names a missing chain changes nothing at all; through the iptables seam, an nft that
  * refuses or is not installed leaves the flush to iptables-restore.
  */
-import { chmod, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withNetns, type Netns } from '../helpers/netns.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODULE = new URL('../../dist/dataplane/nft-flush.js', import.meta.url).pathname;
 const IPTABLES = new URL('../../dist/dataplane/iptables.js', import.meta.url).pathname;
@@ -39,7 +39,7 @@ async function seamFlush(ns: Netns, path: string, chains: readonly { table: stri
 
 /** A directory holding the iptables programs and, unless left out, an `nft` that refuses everything. */
 async function programs(withRefusingNft: boolean): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'dw-path-'));
+  const dir = tempDir('dw-path-');
   for (const tool of ['iptables-nft-restore', 'ip6tables-nft-restore']) await symlink(`/usr/sbin/${tool}`, join(dir, tool));
   if (withRefusingNft) {
     await writeFile(join(dir, 'nft'), '#!/bin/sh\necho "Error: this nft refuses" >&2\nexit 1\n');
@@ -107,14 +107,10 @@ describe('emptying chains through nft, on iptables-nft tables', () => {
       for (const withRefusingNft of [true, false]) {
         await load(ns, 'iptables', chainsV4);
         const path = await programs(withRefusingNft);
-        try {
-          expect(await seamFlush(ns, path, [{ table: 'filter', chain: 'DOCKWARD-C-1' }, { table: 'nat', chain: 'DOCKWARD-C-1' }]), `refusing nft: ${withRefusingNft}`).toBe('ok');
-          expect(await rules(ns, 'iptables-nft-save')).toEqual([':DOCKWARD-C-1 - [0:0]', ':DOCKWARD-C-1 - [0:0]']);
-          expect(await seamFlush(ns, path, [{ table: 'filter', chain: 'DOCKWARD-C-9' }]), 'a chain that is not there fails both ways')
-            .toMatch(/^iptables-restore failed/);
-        } finally {
-          await rm(path, { recursive: true, force: true });
-        }
+        expect(await seamFlush(ns, path, [{ table: 'filter', chain: 'DOCKWARD-C-1' }, { table: 'nat', chain: 'DOCKWARD-C-1' }]), `refusing nft: ${withRefusingNft}`).toBe('ok');
+        expect(await rules(ns, 'iptables-nft-save')).toEqual([':DOCKWARD-C-1 - [0:0]', ':DOCKWARD-C-1 - [0:0]']);
+        expect(await seamFlush(ns, path, [{ table: 'filter', chain: 'DOCKWARD-C-9' }]), 'a chain that is not there fails both ways')
+          .toMatch(/^iptables-restore failed/);
       }
     });
   });

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { flushBatcher, flushScript } from '../../../src/dataplane/nft-flush.js';
 import { onlyFlushes } from '../../../src/dataplane/apply.js';
 import { flushText } from '../../../src/dataplane/iptables.js';
+import type { Change } from '../../../src/ruleset/plan.js';
+import type { TableName } from '../../../src/ruleset/types.js';
 
 describe('emptying chains through nft', () => {
   it('names the nft family of each address family', () => {
@@ -24,12 +26,14 @@ describe('emptying chains through nft', () => {
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   });
 
-  it('only a restore text that does nothing but empty chains goes that way', () => {
-    const text = flushText([{ table: 'nat', chain: 'DOCKWARD-C-1' }, { table: 'filter', chain: 'DOCKWARD-C-1' }, { table: 'nat', chain: 'DOCKWARD-K-1' }]);
-    expect(text).toBe('*nat\n-F DOCKWARD-C-1\n-F DOCKWARD-K-1\nCOMMIT\n*filter\n-F DOCKWARD-C-1\nCOMMIT\n');
-    expect(onlyFlushes(text)).toEqual([{ table: 'nat', chain: 'DOCKWARD-C-1' }, { table: 'nat', chain: 'DOCKWARD-K-1' }, { table: 'filter', chain: 'DOCKWARD-C-1' }]);
-    expect(onlyFlushes('*filter\n-F DOCKWARD-C-1\n-D DOCKWARD-K-2 -s 10.0.0.3/32 -j ACCEPT\nCOMMIT\n'), 'a deletion by text: restore').toBeUndefined();
-    expect(onlyFlushes('*filter\n:DOCKWARD-C-1 - [0:0]\nCOMMIT\n')).toBeUndefined();
-    expect(onlyFlushes('')).toBeUndefined();
+  it('only a plan that does nothing but empty chains goes that way', () => {
+    const chains = [{ table: 'nat', chain: 'DOCKWARD-C-1' }, { table: 'filter', chain: 'DOCKWARD-C-1' }, { table: 'nat', chain: 'DOCKWARD-K-1' }] as const;
+    expect(flushText(chains)).toBe('*nat\n-F DOCKWARD-C-1\n-F DOCKWARD-K-1\nCOMMIT\n*filter\n-F DOCKWARD-C-1\nCOMMIT\n');
+    const flush = (table: TableName, chain: string): Change => ({ kind: 'flush-chain', table, chain });
+    expect(onlyFlushes([flush('nat', 'DOCKWARD-C-1'), flush('nat', 'DOCKWARD-K-1'), flush('filter', 'DOCKWARD-C-1')]))
+      .toEqual([{ table: 'nat', chain: 'DOCKWARD-C-1' }, { table: 'nat', chain: 'DOCKWARD-K-1' }, { table: 'filter', chain: 'DOCKWARD-C-1' }]);
+    expect(onlyFlushes([flush('filter', 'DOCKWARD-C-1'), { kind: 'edit-chain', table: 'filter', chain: 'DOCKWARD-K-2' }]), 'a deletion by text: restore').toBeUndefined();
+    expect(onlyFlushes([{ kind: 'write-chain', table: 'filter', chain: 'DOCKWARD-C-1' }])).toBeUndefined();
+    expect(onlyFlushes([])).toBeUndefined();
   });
 });

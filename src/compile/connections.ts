@@ -13,6 +13,11 @@
  *                   cannot tell a reply from a new connection, so it stays out of it.
  * A source is an address on a bridge: every line binds the address to its inbound bridge,
  * so a container on another network cannot borrow an allowed source address.
+ *
+ * An allowed line does not accept itself: it jumps to its source container's own chain,
+ * which accepts (names.ts sourceChain). When that container stops, emptying its chain ends
+ * all its paths at once — the lines naming it in other containers' chains then lead
+ * nowhere and wait for the cleanup, so a stop touches only the stopped container's chains.
  */
 import type { Container } from '../inventory/types.js';
 import { matchesAny } from '../policy/selector.js';
@@ -21,8 +26,8 @@ import type { Chain, Family, Rule } from '../ruleset/types.js';
 import { hostCidr } from '../ruleset/tokens.js';
 import type { Attachment } from './model.js';
 import { mirrorChain } from './mirror.js';
-import { CONNECT, connectionChain } from './names.js';
-import { dst, inIf, jump, portRange, rule, src, verdict } from './rules.js';
+import { CONNECT, connectionChain, isSourceJump, sourceChain } from './names.js';
+import { accept, dst, inIf, jump, portRange, rule, src, verdict } from './rules.js';
 import { uncached, type PerContainer } from './cache.js';
 
 export interface ConnectionChains {
@@ -41,12 +46,17 @@ function note(r: ConnectionRule): string {
 
 type Sources = (r: ConnectionRule) => readonly Attachment[];
 
+/** Lines of one destination, and the source containers whose chains they jump to. */
+interface Lines {
+  readonly rules: Rule[];
+  readonly sources: Set<Container>;
+}
+
 /**
  * The lines for traffic to `to`, in policy order (`rules`: those whose `to` selects it). With `onto` (raw), only sources on
  * another bridge than that attachment's, and bound to its address.
  */
-function linesTo(to: Container, rules: readonly ConnectionRule[], sources: Sources, family: Family, onto?: Attachment): Rule[] {
-  const lines: Rule[] = [];
+function linesTo(to: Container, rules: readonly ConnectionRule[], sources: Sources, family: Family, out: Lines, onto?: Attachment): void {
   const toAddress = onto ? [dst(hostCidr(family, onto.address))] : [];
   for (const r of rules) {
     for (const from of sources(r)) {
@@ -54,11 +64,12 @@ function linesTo(to: Container, rules: readonly ConnectionRule[], sources: Sourc
       if (onto && from.bridge.id === onto.bridge.id) continue;
       for (const range of r.ports ?? [undefined]) {
         const matches = [src(hostCidr(family, from.address)), ...toAddress, inIf(from.bridge.iface), ...portRange(range)];
-        lines.push(rule(matches, verdict(r.action, range?.protocol, family), note(r)));
+        const target = r.action === 'allow' ? jump(sourceChain(from.container.id)) : verdict(r.action, range?.protocol, family);
+        if (r.action === 'allow') out.sources.add(from.container);
+        out.rules.push(rule(matches, target, note(r)));
       }
     }
   }
-  return lines;
 }
 
 /** Attachments of the containers each rule's `from` selects, computed once per rule. */
@@ -88,6 +99,9 @@ interface Built {
   inputs?: readonly unknown[];
   filter?: Chain;
   raw?: Chain;
+  /** The containers whose source chains the lines of filter and of raw jump to. */
+  sources?: ReadonlySet<Container>;
+  rawSources?: ReadonlySet<Container>;
   /** One line per address of the destination, into its chain (filter's CONNECT, and raw's when it has a chain there). */
   dispatch?: readonly Rule[];
 }
@@ -104,14 +118,21 @@ function inputsOf(onto: readonly Attachment[], toRules: readonly ConnectionRule[
 }
 
 /**
- * A destination's chain. When every line ends in the same verdict (one rule's sources, all
- * allowed, say) first match decides nothing the order could change: the chain is a set, so
- * a source container that starts adds its line instead of rewriting every destination's chain.
+ * A destination's chain. When every line ends alike — each jumps into its source's chain,
+ * or all refuse the same way — first match decides nothing the order could change: the chain
+ * is a set, so a source container that starts adds its line instead of rewriting every
+ * destination's chain.
  */
-function verdicts(name: string, lines: readonly Rule[]): Chain {
+function destinationChain(name: string, lines: readonly Rule[]): Chain {
+  const passes = lines.every((r) => isSourceJump(r.target));
   const first = JSON.stringify(lines[0]?.target);
-  const same = lines.every((r) => JSON.stringify(r.target) === first);
-  return same ? { name, rules: lines, unordered: true, verdicts: true } : { name, rules: lines };
+  const same = passes || lines.every((r) => JSON.stringify(r.target) === first);
+  return same ? { name, rules: lines, unordered: true } : { name, rules: lines };
+}
+
+/** A source container's chain: its allowed connections end here. */
+function sourceChainOf(container: Container): Chain {
+  return { name: sourceChain(container.id), rules: [rule([], accept)] };
 }
 
 /** `implicit`: paths the policy file does not state (legacy links), decided after its own. */
@@ -128,27 +149,42 @@ export function connectionChains(policy: Policy, attachments: readonly Attachmen
   // Links are rebuilt each compile (new rule objects): with them, nothing is remembered.
   const remember = implicit.length === 0 ? memo : uncached;
   const slot = `connections/${family}`;
-  for (const [container, onto] of byContainer(attachments)) {
+  const jumpedTo = new Set<Container>();
+  const rawJumpedTo = new Set<Container>();
+  const groups = byContainer(attachments);
+  for (const [container, onto] of groups) {
     const toRules = remember(container, 'connections/to', () => rules.filter((r) => matchesAny(r.to, container)));
     if (toRules.length === 0) continue;
     const built = remember<Built>(container, slot, () => ({}));
     const inputs = inputsOf(onto, toRules, sources);
     if (!sameInputs(built.inputs, inputs)) {
-      const lines = linesTo(container, toRules, sources, family);
-      const crossing = onto.flatMap((a) => linesTo(container, toRules, sources, family, a));
+      const lines: Lines = { rules: [], sources: new Set() };
+      const crossing: Lines = { rules: [], sources: new Set() };
+      linesTo(container, toRules, sources, family, lines);
+      for (const a of onto) linesTo(container, toRules, sources, family, crossing, a);
       const name = connectionChain(container.id);
       built.inputs = inputs;
-      built.filter = lines.length > 0 ? verdicts(name, lines) : undefined;
-      built.raw = lines.length > 0 && crossing.length > 0 ? mirrorChain(verdicts(name, crossing), 'drop') : undefined;
+      built.filter = lines.rules.length > 0 ? destinationChain(name, lines.rules) : undefined;
+      built.raw = lines.rules.length > 0 && crossing.rules.length > 0 ? mirrorChain(destinationChain(name, crossing.rules), 'drop') : undefined;
+      built.sources = lines.sources;
+      built.rawSources = crossing.sources;
       built.dispatch = onto.map((a) => rule([dst(hostCidr(family, a.address))], jump(name)));
     }
     if (!built.filter || !built.dispatch) continue;
     filter.push(built.filter);
     dispatch.push(...built.dispatch);
+    for (const s of built.sources ?? []) jumpedTo.add(s);
     for (const a of onto) bridges.add(a.bridge.iface);
     if (!built.raw) continue;
     raw.push(built.raw);
     rawDispatch.push(...built.dispatch);
+    for (const s of built.rawSources ?? []) rawJumpedTo.add(s);
+  }
+  // The source chains, in inventory order; each one object per container and family, so an unchanged one is skipped as in force.
+  for (const container of groups.keys()) {
+    const chain = (jumpedTo.has(container) || rawJumpedTo.has(container)) ? remember(container, `connections/source/${family}`, () => sourceChainOf(container)) : undefined;
+    if (chain && jumpedTo.has(container)) filter.push(chain);
+    if (chain && rawJumpedTo.has(container)) raw.push(chain);
   }
   // Dispatch lines are keyed by destination address: no two match the same packet.
   filter.push({ name: CONNECT, rules: dispatch, unordered: true });

@@ -10,6 +10,7 @@
  */
 import type { Policy } from '../policy/types.js';
 import type { Chain, Match, Rule, Ruleset, TableName, Tables } from '../ruleset/types.js';
+import { isSourceJump } from './names.js';
 import { ctNew } from './rules.js';
 
 /** At most this many log lines per minute per rule (burst 5, iptables' default). */
@@ -48,9 +49,14 @@ export function logPrefix(verdict: string, note: string): string {
   return `${text.slice(0, MAX_PREFIX - 1)} `;
 }
 
+/** A rule's verdict as logged: a jump into a source chain is that source's acceptance (compile/connections.ts). */
+function verdictOf(rule: Rule): string {
+  return isSourceJump(rule.target) ? 'ACCEPT' : rule.target.kind;
+}
+
 function logs(rule: Rule, table: TableName, notes: ReadonlySet<string>): boolean {
   if (rule.note === undefined || !notes.has(rule.note)) return false;
-  const kind = rule.target.kind;
+  const kind = verdictOf(rule);
   return kind === 'DROP' || kind === 'REJECT' || (kind === 'ACCEPT' && table === 'filter');
 }
 
@@ -59,7 +65,7 @@ function logLine(rule: Rule, table: TableName): Rule {
   const isNew = rule.matches.some((m) => m.kind === 'ctstate' && m.states.includes('NEW'));
   const when: Match[] = table === 'raw' || isNew ? [] : [ctNew];
   const matches: Match[] = [...rule.matches, ...when, { kind: 'limit', perMinute: LOG_PER_MINUTE }];
-  return { matches, target: { kind: 'LOG', prefix: logPrefix(rule.target.kind, rule.note ?? '') }, note: rule.note ?? '' };
+  return { matches, target: { kind: 'LOG', prefix: logPrefix(verdictOf(rule), rule.note ?? '') }, note: rule.note ?? '' };
 }
 
 function withLines(chain: Chain, table: TableName, notes: ReadonlySet<string>): Chain {

@@ -4,7 +4,7 @@
  * the Docker API and are untrusted.
  */
 import { Hash64 } from '../ruleset/hash.js';
-import { CHAIN_PREFIX } from '../ruleset/types.js';
+import { CHAIN_PREFIX, type Target } from '../ruleset/types.js';
 
 /** Entry chains, one per built-in chain hooked (same name in each table that has that hook). */
 export const PREROUTING = `${CHAIN_PREFIX}PREROUTING`;
@@ -38,6 +38,20 @@ export function connectionChain(containerId: string): string {
   return hashedChain(`${CHAIN_PREFIX}K-`, containerId);
 }
 
+/**
+ * One ACCEPT, jumped to from the connection chains of the containers this one may reach:
+ * emptied when it stops, it ends every such path at once, while the stale lines that name
+ * it wait for the cleanup.
+ */
+export function sourceChain(containerId: string): string {
+  return hashedChain(`${CHAIN_PREFIX}S-`, containerId);
+}
+
+/** Whether a rule's target is a jump into a source chain: the rule is an acceptance, read as one by logging and explain. */
+export function isSourceJump(target: Target): boolean {
+  return target.kind === 'jump' && target.chain.startsWith(`${CHAIN_PREFIX}S-`);
+}
+
 /** Outbound traffic of one container: forwarded elsewhere (E-), to the host itself (L-). */
 export function egressChain(containerId: string): string {
   return hashedChain(`${CHAIN_PREFIX}E-`, containerId);
@@ -53,11 +67,12 @@ export function hostChain(containerId: string): string {
 }
 
 /** What each of a container's own chains implements. */
-export type OwnChainRole = 'published' | 'connections' | 'outbound' | 'outbound to the host' | 'from the host';
+export type OwnChainRole = 'published' | 'connections' | 'as a source of connections' | 'outbound' | 'outbound to the host' | 'from the host';
 
 /** Every chain that belongs to one container alone, whichever tables hold it. */
 export function ownChains(containerId: string): readonly (readonly [string, OwnChainRole])[] {
-  return [[containerChain(containerId), 'published'], [connectionChain(containerId), 'connections'], [egressChain(containerId), 'outbound'],
+  return [[containerChain(containerId), 'published'], [connectionChain(containerId), 'connections'],
+    [sourceChain(containerId), 'as a source of connections'], [egressChain(containerId), 'outbound'],
     [egressHostChain(containerId), 'outbound to the host'], [hostChain(containerId), 'from the host']];
 }
 

@@ -9,6 +9,7 @@
 import type { Action, PortRange } from '../policy/types.js';
 import { CHAIN_PREFIX, type L4Protocol, type Ruleset } from '../ruleset/types.js';
 import type { Attachment } from '../compile/model.js';
+import { isSourceJump } from '../compile/names.js';
 import { familyOfAddress, inCidr, isLocal, trace, type HostView, type Packet, type Step, type Trace } from '../trace/index.js';
 import { ruleDecider, type NetworkNames } from './decider.js';
 import type { Decider, PathLine } from './model.js';
@@ -72,7 +73,7 @@ export function elsewhere(family: 'ipv4' | 'ipv6', named: readonly string[], hos
 
 const ACTION_OF: Readonly<Record<string, Action>> = { dropped: 'deny', rejected: 'reject' };
 
-/** The rule that decided: the refusing one, else the last acceptance that names a decision. */
+/** The rule that decided: the refusing one, else the last acceptance that names a decision (a jump into a source chain is one). */
 function decisive(t: Trace, ctx: PathContext): Decider | undefined {
   const v = t.verdict;
   if (v.kind === 'dropped' || v.kind === 'rejected') {
@@ -80,7 +81,7 @@ function decisive(t: Trace, ctx: PathContext): Decider | undefined {
   }
   for (let i = t.steps.length - 1; i >= 0; i--) {
     const s = t.steps[i]!;
-    if (s.rule.target.kind !== 'ACCEPT') continue;
+    if (s.rule.target.kind !== 'ACCEPT' && !isSourceJump(s.rule.target)) continue;
     const d = ruleDecider(s.rule, ctx.networks);
     if (d) return d;
   }

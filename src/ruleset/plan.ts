@@ -36,7 +36,7 @@ const EMPTY: LiveTable = new Map();
  * wanted (or that carry none) are deleted by their exact text, wanted rules missing live
  * are appended. One container's start adds one line, however many containers there are.
  */
-function setEdits(chain: Chain, desired: RenderedChain, live: LiveChain, deferDeletes: boolean): SetEdits {
+function setEdits(chain: Chain, desired: RenderedChain, live: LiveChain, deferrable: Deferrable | undefined): SetEdits {
   const present = liveTags(live);
   const appends: string[] = [];
   const added: LiveRule[] = [];
@@ -50,17 +50,42 @@ function setEdits(chain: Chain, desired: RenderedChain, live: LiveChain, deferDe
   });
   // Every live line is wanted (set chains hold distinct rules): nothing to delete, no need to look at each.
   if (kept === live.rules.length && present.size === live.rules.length) return { appends, added, deletes: [], deferred: false };
-  // A stale dispatch jump leads to a chain emptied at once, so it may wait for the cleanup; a
-  // stale verdict (a source's ACCEPT) would serve whoever gets that address next: it goes now.
-  if (deferDeletes && !chain.verdicts) return { appends, added, deletes: [], deferred: true };
   const wanted = new Set(desired.tags);
   const seen = new Set<string>();
   const deletes: string[] = [];
+  let deferred = false;
   for (const rule of live.rules) {
     if (rule.tag !== undefined && wanted.has(rule.tag) && !seen.has(rule.tag)) seen.add(rule.tag);
+    else if (deferrable && (chain.decidesNothing || deferrable(rule))) deferred = true;
     else deletes.push(`-D ${chain.name} ${rule.text}`);
   }
-  return { appends, added, deletes, deferred: false };
+  return { appends, added, deletes, deferred };
+}
+
+/** Whether a stale live line may stay for the cleanup (PlanOptions.deferDeletes). */
+type Deferrable = (rule: LiveRule) => boolean;
+
+/** The owned chain a saved rule jumps to (a jump to a chain takes no options: it ends the line); undefined for anything else. */
+function jumpTarget(text: string): string | undefined {
+  const target = / -[jg] (\S+)$/.exec(text)?.[1];
+  return target !== undefined && isOwnedChain(target) ? target : undefined;
+}
+
+/**
+ * A stale line may wait for the cleanup only when it jumps to an owned chain this table will
+ * not hold rules in (a stopped container's: emptied by the same plan), so it does nothing
+ * meanwhile, or when its chain decides nothing. A stale verdict, or a jump to a chain still
+ * in force (a container that moved to another address), would serve whoever gets that
+ * address next: it goes now.
+ */
+function deferrableIn(desired: Table): Deferrable {
+  let filled: Set<string> | undefined;
+  return (rule) => {
+    const target = jumpTarget(rule.text);
+    if (target === undefined) return false;
+    filled ??= new Set(desired.chains.filter((c) => c.rules.length > 0).map((c) => c.name));
+    return !filled.has(target);
+  };
 }
 
 interface SetEdits {
@@ -98,8 +123,8 @@ export interface PlanOptions {
   readonly unchanged?: ReadonlySet<Chain>;
   /**
    * Leave deletions for a later cleanup: a chain no longer wanted is flushed (its rules stop
-   * at once) instead of deleted, and stale lines of set chains stay (they lead to emptied
-   * chains, which return). On nft a rule or chain deletion makes iptables-restore fetch the
+   * at once) instead of deleted, and stale lines of set chains that jump to such a chain
+   * stay (they lead to an emptied chain, which returns). On nft a rule or chain deletion makes iptables-restore fetch the
    * whole table first; a container stop on the hot path then costs what a start does.
    */
   readonly deferDeletes?: boolean;
@@ -140,6 +165,7 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, options:
     changes.push({ kind: 'create-chain', table: name, chain });
   }
   const edits: string[] = [];
+  const deferrable = options.deferDeletes ? deferrableIn(desired) : undefined;
   let filled = 0;
   for (const chain of desired.chains) {
     // A chain of the last applied ruleset is live as applied (the hot path's assumption).
@@ -151,7 +177,7 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, options:
     if (current && current.rules.length > 0) filled++;
     const rendered = renderChain(chain);
     if (chain.unordered && current) {
-      setChainPlan(name, chain, setEdits(chain, rendered, current, options.deferDeletes === true), { edits, body }, out, options);
+      setChainPlan(name, chain, setEdits(chain, rendered, current, deferrable), { edits, body }, out, options);
       continue;
     }
     if (sameTags(current, rendered.tags)) continue;
@@ -185,7 +211,7 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, options:
 
 /**
  * A set chain that exists: its new lines are appended; stale ones are deleted now, or —
- * stale dispatch lines only — left for the cleanup (deferDeletes), which then is due.
+ * stale jumps into emptied chains only — left for the cleanup (deferDeletes), which then is due.
  */
 function setChainPlan(table: TableName, chain: Chain, edit: SetEdits, lines: { edits: string[]; body: string[] }, out: Gathered, options: PlanOptions): void {
   lines.edits.push(...edit.deletes);

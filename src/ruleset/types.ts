@@ -58,16 +58,16 @@ export interface Chain {
   readonly rules: readonly Rule[];
   /**
    * The rules form a set: their order does not matter, because no two can match the same
-   * packet (dispatch chains: one jump per container) or because every rule ends in the
-   * same verdict (a connection chain's allowed sources). Such a chain is updated line by line.
+   * packet (dispatch chains: one jump per container) or because every rule ends alike (a
+   * connection chain's allowed sources, each a jump into its source's chain that accepts).
+   * Such a chain is updated line by line.
    */
   readonly unordered?: boolean;
   /**
-   * With `unordered`: the rules are verdicts (a connection's allowed sources), not jumps to
-   * containers' chains. A stale one is deleted at once, never left for the cleanup: it would
-   * serve whoever gets that address next.
+   * With `unordered`: the rules decide no access (a translation such as hairpin masquerade),
+   * so a stale one may wait for the cleanup like a jump into an emptied chain.
    */
-  readonly verdicts?: boolean;
+  readonly decidesNothing?: boolean;
 }
 
 /** A jump from a built-in chain into an owned chain; kept at the top of the built-in chain. */

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../../src/lab/index.js';
-import { connectionChain } from '../../src/compile/names.js';
+import { connectionChain, sourceChain } from '../../src/compile/names.js';
 import { dockward, eventually, scratch, startDockward } from './dockward.js';
 
 const POLICY = `version: 1
@@ -97,7 +97,7 @@ connections:
   - { name: apps-db, from: { label: role=app }, to: db, ports: [5432/tcp] }
 `;
 
-  it('a source that starts reaches db at once (a line added); once it is gone, the next container given its address does not', async () => {
+  it('a source that starts reaches db at once (a line added); once it is gone, the next container given its address does not, before the cleanup', async () => {
     await lab.docker(['network', 'create', '--subnet', '172.30.9.0/24', 'side']);
     const k = connectionChain((await lab.docker(['inspect', '--format', '{{.Id}}', 'db'])).trim());
     const toDb = (from: string) => lab.http({ container: from }, `http://${ip['db']}:5432/`);
@@ -111,13 +111,22 @@ connections:
       await eventually(async () => (await toDb('app2')) === 'db', 5000);
       await run.waitForLog(applied(app2, `append-chain filter/${k}`));
       await lab.docker(['rm', '-f', 'app2']);
-      // The stale ACCEPT for 172.30.9.11 goes with the stop, not with the cleanup 2 s later:
-      // the intruder knocks well inside those 2 s.
-      await eventually(async () => applied(app2, `edit-chain filter/${k}`)(), 1000).catch(() => undefined);
+      // The stop empties app2's own chain, which every line naming it in db's chain jumps to;
+      // the intruder knocks before the cleanup (2 s later) has taken those lines out.
+      const own = sourceChain(app2);
+      await run.waitForLog(applied(app2, `flush-chain filter/${own}`));
+      const stop = run.logs().find((r) => r.msg === 'applied' && (r['changes'] as string[]).includes(`flush-chain filter/${own}`))!;
+      expect(stop['changes'], 'the stop leaves db\'s chain as it is').not.toContain(`edit-chain filter/${k}`);
       await lab.runHttp('intruder', { network: 'side', runArgs: ['--ip', '172.30.9.11'] });
+      const knocked = Date.now();
       expect(await toDb('intruder'), 'a container not selected, on the address of one that was').toBeNull();
       expect(await toDb('app1'), 'positive control: the remaining source').toBe('db');
-      expect(applied(app2, `edit-chain filter/${k}`)(), 'the stop took the line out of db\'s chain').toBe(true);
+      const cleanup = run.logs().find((r) => r.msg === 'applied' && (r['changes'] as string[]).includes(`delete-chain filter/${own}`));
+      expect(cleanup === undefined || Number(cleanup['time']) > knocked, 'the intruder knocked while db\'s chain still named app2').toBe(true);
+      // Each family logs its own apply: the IPv4 one is what iptables-save shows.
+      await run.waitForLog(() => run.logs().some((r) => r.msg === 'applied' && r['family'] === 'ipv4' && (r['reasons'] as string[]).includes('cleanup')
+        && (r['changes'] as string[]).includes(`edit-chain filter/${k}`)));
+      expect((await lab.inHost('iptables-save', ['-t', 'filter'])).stdout, 'the cleanup took the stale line out').not.toContain(`-A ${k} -s 172.30.9.11/32`);
     } finally {
       expect(await run.stop()).toBe(0);
     }

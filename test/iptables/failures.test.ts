@@ -8,8 +8,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp.js';
-import { parseRule, parseSave } from '../../src/ruleset/parse.js';
-import { TABLE_ORDER, type Chain, type Hook, type Ruleset, type Table } from '../../src/ruleset/types.js';
+import { liveRuleset } from '../helpers/live.js';
 import { trace, type HostView } from '../../src/trace/index.js';
 import { saved, withNetns, type Netns } from '../helpers/netns.js';
 
@@ -30,22 +29,6 @@ async function policyFile(name: string, yaml: string): Promise<string> {
   const file = join(dir, name);
   await writeFile(file, yaml);
   return file;
-}
-
-/** The live rules, parsed back into a ruleset the tracer can run packets through. */
-function liveRuleset(save: string): Ruleset {
-  const state = parseSave(save);
-  const tables = Object.fromEntries(TABLE_ORDER.map((name): [string, Table] => {
-    const chains: Chain[] = [];
-    const hooks: Hook[] = [];
-    for (const chain of state.get(name)?.values() ?? []) {
-      const rules = chain.rules.map((r) => parseRule(r.text));
-      if (chain.name.startsWith('DOCKWARD-')) chains.push({ name: chain.name, rules });
-      else if (chain.policy !== undefined) hooks.push(...rules.map((rule) => ({ builtin: chain.name, rule })));
-    }
-    return [name, { chains, hooks, ensure: ['DOCKER-USER'] }];
-  }));
-  return { family: 'ipv4', tables: tables as unknown as Ruleset['tables'] };
 }
 
 const HOST: HostView = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../../src/compile/index.js';
-import { containerChain } from '../../../src/compile/names.js';
+import { containerChain, sourceChain } from '../../../src/compile/names.js';
 import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
 import { renderRuleset } from '../../../src/ruleset/plan.js';
 import { parseRule } from '../../../src/ruleset/parse.js';
@@ -262,7 +262,8 @@ describe('legacy links', () => {
     const web = container(2, off, [], { name: 'web', links: ['db'] });
     const text = rendered(inventory([off], [db, web]));
     const lines = text.split('\n').filter((l) => l.includes('"DW:') && l.includes(' link"'));
-    expect(lines.some((l) => l.includes(`-s 172.18.0.3/32 -i ${off.bridge} -p tcp -m tcp --dport 5432`) && l.endsWith('-j ACCEPT'))).toBe(true);
+    expect(lines.some((l) => l.includes(`-s 172.18.0.3/32 -i ${off.bridge} -p tcp -m tcp --dport 5432`) && l.endsWith(`-j ${sourceChain(web.id)}`))).toBe(true);
+    expect(text).toContain(`-A ${sourceChain(web.id)} -m comment --comment`);
     expect(text).not.toMatch(/-s 172\.18\.0\.2\/32 .*--dport 5432 .* link"/);
   });
 });

@@ -1,13 +1,15 @@
 /** ICC per network from the policy, and `connections:` across and within networks. */
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../../src/compile/index.js';
-import { connectionChain } from '../../../src/compile/names.js';
+import { connectionChain, sourceChain } from '../../../src/compile/names.js';
 import type { Inventory } from '../../../src/inventory/types.js';
 import type { Policy } from '../../../src/policy/types.js';
 import { planRestore, renderRuleset } from '../../../src/ruleset/plan.js';
 import { parseSave } from '../../../src/ruleset/parse.js';
-import { applyIncremental, assumedAfter } from '../../../src/dataplane/apply.js';
+import { applyIncremental, applyRuleset, assumedAfter, liveDrift } from '../../../src/dataplane/apply.js';
+import { trace } from '../../../src/trace/index.js';
 import { FakeIptables } from '../../fakes/iptables.js';
+import { liveRuleset } from '../../helpers/live.js';
 import { container, inventory, network, policy } from '../../helpers/fixtures.js';
 
 const front = network(2);
@@ -41,25 +43,30 @@ connections:
 `);
   const k = connectionChain(db.id);
 
+  const fromApp = sourceChain(app.id);
+
   it('opens exactly the allowed path in filter, bound to the source bridge, first match first', () => {
     expect(chain(inv, pol, 'filter', 'DOCKWARD-CONNECT')).toEqual([`-d 172.19.0.3/32 -j ${k}`]);
     expect(chain(inv, pol, 'filter', k)).toEqual([
-      `-s 172.18.0.2/32 -i ${front.bridge} -p tcp -m tcp --dport 5432 -j ACCEPT`,
+      `-s 172.18.0.2/32 -i ${front.bridge} -p tcp -m tcp --dport 5432 -j ${fromApp}`,
       `-s 172.19.0.4/32 -i ${back.bridge} -j REJECT --reject-with icmp-port-unreachable`,
     ]);
+    expect(chain(inv, pol, 'filter', fromApp), 'the allowed path ends in its source\'s chain, which accepts').toEqual(['-j ACCEPT']);
+    expect(chain(inv, pol, 'filter', sourceChain(worker.id)), 'a refused source has none').toEqual([]);
     const forward = chain(inv, pol, 'filter', 'DOCKWARD-FORWARD');
     expect(forward.indexOf(`-o ${back.bridge} -j DOCKWARD-CONNECT`)).toBeLessThan(forward.indexOf(`-o ${back.bridge} -j DROP`));
   });
 
   it('exempts only the cross-network path from raw\'s subnet drop, before it', () => {
-    expect(chain(inv, pol, 'raw', k)).toEqual([`-s 172.18.0.2/32 -d 172.19.0.3/32 -i ${front.bridge} -p tcp -m tcp --dport 5432 -j ACCEPT`]);
+    expect(chain(inv, pol, 'raw', k)).toEqual([`-s 172.18.0.2/32 -d 172.19.0.3/32 -i ${front.bridge} -p tcp -m tcp --dport 5432 -j ${fromApp}`]);
+    expect(chain(inv, pol, 'raw', fromApp)).toEqual(['-j ACCEPT']);
     const pre = chain(inv, pol, 'raw', 'DOCKWARD-PREROUTING');
     expect(pre.indexOf('-j DOCKWARD-CONNECT')).toBeLessThan(pre.findIndex((l) => l.startsWith('-d 172.19.0.0/16')));
   });
 
   it('repeats the decisions in mangle, a rejection marked for the guard (filter rejects it, or the guard drops it)', () => {
     expect(chain(inv, pol, 'mangle', k)).toEqual([
-      `-s 172.18.0.2/32 -i ${front.bridge} -p tcp -m tcp --dport 5432 -j ACCEPT`,
+      `-s 172.18.0.2/32 -i ${front.bridge} -p tcp -m tcp --dport 5432 -j ${fromApp}`,
       `-s 172.19.0.4/32 -i ${back.bridge} -j DOCKWARD-REJECT-LATER`,
     ]);
     expect(chain(inv, pol, 'mangle', 'DOCKWARD-POSTROUTING')).toContain('-m mark --mark 0x1000000/0x1000000 -j DROP');
@@ -81,24 +88,51 @@ connections:
   const before = inventory([front, back], [asApp(1), db]);
   const after = inventory([front, back], [asApp(1), db, asApp(4)]);
 
-  it('a source container that starts adds its line to the destination chain; one that stops takes its line out at once', async () => {
+  /** What a new connection from `source` (on the front bridge) to db's 5432 meets in the rules the kernel holds. */
+  const toDb = async (kernel: FakeIptables, source: string) => trace(liveRuleset(await kernel.save('ipv4')),
+    { family: 'ipv4', protocol: 'tcp', source, inIface: front.bridge, destination: db.endpoints[0]!.ipv4!, dport: 5432 },
+    { localAddresses: [], bridges: [{ cidr: '172.18.0.0/16', iface: front.bridge }, { cidr: '172.19.0.0/16', iface: back.bridge }] }).verdict.kind;
+
+  it('a source container that starts adds its line to the destination chain; one that stops empties its own chain, which ends its paths at once', async () => {
     const kernel = new FakeIptables();
     const first = compile(before, pol).rulesets[0]!;
     await kernel.restore('ipv4', renderRuleset(first));
     const assumed = assumedAfter(first);
+    const address = asApp(4).endpoints[0]!.ipv4!;
+    expect(await toDb(kernel, address), 'not yet a source').toBe('dropped');
     const started = await applyIncremental(kernel, compile(after, pol).rulesets[0]!, assumed);
     // In filter, in mangle (its mirror) and in raw (the path crosses networks): a line added to each, no chain rewritten.
     const kChanges = started.changes.filter((c) => c.chain === k);
     expect(kChanges.map((c) => `${c.kind} ${c.table}`).sort()).toEqual(['append-chain filter', 'append-chain mangle', 'append-chain raw']);
     expect(started.deferred).toBe(false);
     expect(kernel.chains('filter').get(k)!.filter((l) => l.includes('--dport 5432'))).toHaveLength(2);
-    // The stop: the stale ACCEPT for that address is deleted now, not left for the cleanup.
+    expect(await toDb(kernel, address)).toBe('delivered');
+    // The stop: only the source's own chain changes (emptied in each table); db's chain keeps a line leading nowhere, for the cleanup.
     const stopped = await applyIncremental(kernel, compile(before, pol).rulesets[0]!, assumedAfter(started.applied, started.live));
-    expect(stopped.changes.filter((c) => c.chain === k).map((c) => `${c.kind} ${c.table}`).sort()).toEqual(['edit-chain filter', 'edit-chain mangle', 'edit-chain raw']);
-    expect(kernel.chains('filter').get(k)!.filter((l) => l.includes('--dport 5432'))).toHaveLength(1);
-    expect(kernel.chains('filter').get(k)!.some((l) => l.includes(`-s ${asApp(4).endpoints[0]!.ipv4}/32`))).toBe(false);
-    // What the hot path assumed is what the kernel holds.
-    expect(planRestore(compile(before, pol).rulesets[0]!, parseSave(await kernel.save('ipv4'))).changes.filter((c) => c.chain === k)).toEqual([]);
+    const own = sourceChain(asApp(4).id);
+    expect(stopped.changes.filter((c) => c.chain === k || c.chain === own).map((c) => `${c.kind} ${c.table}`).sort())
+      .toEqual(['flush-chain filter', 'flush-chain mangle', 'flush-chain raw']);
+    expect(stopped.deferred).toBe(true);
+    expect(await toDb(kernel, address), 'whoever gets that address next is refused').toBe('dropped');
+    expect(await toDb(kernel, asApp(1).endpoints[0]!.ipv4!), 'the other source still gets through').toBe('delivered');
+    expect(await liveDrift(kernel, compile(before, pol).rulesets[0]!, true), 'the read-back after the stop finds the kernel as assumed').toEqual([]);
+    // The cleanup (a full apply) takes the stale line and the chain out.
+    const cleaned = await applyRuleset(kernel, compile(before, pol).rulesets[0]!);
+    expect(cleaned.changes.filter((c) => c.chain === k || c.chain === own).map((c) => `${c.kind} ${c.table}`).sort())
+      .toEqual(['delete-chain filter', 'delete-chain mangle', 'delete-chain raw', 'edit-chain filter', 'edit-chain mangle', 'edit-chain raw']);
+    expect(kernel.chains('filter').get(k)!.some((l) => l.includes(`-s ${address}/32`))).toBe(false);
+    expect(planRestore(compile(before, pol).rulesets[0]!, parseSave(await kernel.save('ipv4'))).changes).toEqual([]);
+  });
+
+  it('a source that moves to another address loses the old one at once, though its chain stays', async () => {
+    const kernel = new FakeIptables();
+    const first = compile(after, pol).rulesets[0]!;
+    await kernel.restore('ipv4', renderRuleset(first));
+    const moved = { ...asApp(4), endpoints: [{ ...asApp(4).endpoints[0]!, ipv4: '172.18.0.9' }] };
+    const plan = await applyIncremental(kernel, compile(inventory([front, back], [asApp(1), db, moved]), pol).rulesets[0]!, assumedAfter(first));
+    expect(plan.changes.filter((c) => c.chain === k).map((c) => c.kind)).toEqual(['edit-chain', 'edit-chain', 'edit-chain']);
+    expect(await toDb(kernel, asApp(4).endpoints[0]!.ipv4!), 'the old address').toBe('dropped');
+    expect(await toDb(kernel, '172.18.0.9'), 'the new one').toBe('delivered');
   });
 
   it('stays ordered when its rules differ in verdict, or when a rule logs (each LOG line before its verdict)', () => {
@@ -116,6 +150,7 @@ connections:
     expect(find(mixed).unordered).toBeUndefined();
     const withLog = find(logged);
     expect(withLog.unordered).toBeUndefined();
-    expect(withLog.rules.map((r) => r.target.kind)).toEqual(['LOG', 'ACCEPT', 'LOG', 'ACCEPT']);
+    expect(withLog.rules.map((r) => r.target.kind)).toEqual(['LOG', 'jump', 'LOG', 'jump']);
+    expect(withLog.rules[0]!.target).toMatchObject({ prefix: 'DW ALLOW connections[0] ' });
   });
 });

@@ -56,20 +56,47 @@ interface Lines {
  * The lines for traffic to `to`, in policy order (`rules`: those whose `to` selects it). With `onto` (raw), only sources on
  * another bridge than that attachment's, and bound to its address.
  */
-function linesTo(to: Container, rules: readonly ConnectionRule[], sources: Sources, family: Family, out: Lines, onto?: Attachment): void {
-  const toAddress = onto ? [dst(hostCidr(family, onto.address))] : [];
+function linesTo(to: Container, rules: readonly ConnectionRule[], sources: Sources, family: Family, out: Lines, memo: PerContainer, onto?: Attachment): void {
   for (const r of rules) {
     for (const from of sources(r)) {
       if (from.container.id === to.id) continue; // a container reaches itself over loopback, not the bridge
       if (onto && from.bridge.id === onto.bridge.id) continue;
-      for (const range of r.ports ?? [undefined]) {
-        const matches = [src(hostCidr(family, from.address)), ...toAddress, inIf(from.bridge.iface), ...portRange(range)];
-        const target = r.action === 'allow' ? jump(sourceChain(from.container.id)) : verdict(r.action, range?.protocol, family);
-        if (r.action === 'allow') out.sources.add(from.container);
-        out.rules.push(rule(matches, target, note(r)));
-      }
+      if (r.action === 'allow') out.sources.add(from.container);
+      out.rules.push(...(onto ? crossingLines(r, from, family, onto, memo) : sharedLines(r, from, family, memo)));
     }
   }
+}
+
+/** A source's lines of one rule, to one destination address (raw) or to any (filter, mangle). */
+function sourceLines(r: ConnectionRule, from: Attachment, family: Family, onto?: Attachment): Rule[] {
+  const toAddress = onto ? [dst(hostCidr(family, onto.address))] : [];
+  return (r.ports ?? [undefined]).map((range) => {
+    const matches = [src(hostCidr(family, from.address)), ...toAddress, inIf(from.bridge.iface), ...portRange(range)];
+    const target = r.action === 'allow' ? jump(sourceChain(from.container.id)) : verdict(r.action, range?.protocol, family);
+    return rule(matches, target, note(r));
+  });
+}
+
+/**
+ * Filter's lines name no destination: one source's lines of one rule are the same objects
+ * in every destination's chain and in every compile while the source is unchanged, so a
+ * destination chain rebuilt for one source that comes or goes renders only that source's line.
+ */
+function sharedLines(r: ConnectionRule, from: Attachment, family: Family, memo: PerContainer): readonly Rule[] {
+  const byRule = memo(from, `connections/lines/${family}`, () => new Map<ConnectionRule, readonly Rule[]>());
+  let lines = byRule.get(r);
+  if (!lines) byRule.set(r, (lines = sourceLines(r, from, family)));
+  return lines;
+}
+
+/** Raw's lines name the destination address too: kept per destination attachment, then per source. */
+function crossingLines(r: ConnectionRule, from: Attachment, family: Family, onto: Attachment, memo: PerContainer): readonly Rule[] {
+  const bySource = memo(onto, `connections/crossing/${family}`, () => new WeakMap<Attachment, Map<ConnectionRule, readonly Rule[]>>());
+  let byRule = bySource.get(from);
+  if (!byRule) bySource.set(from, (byRule = new Map()));
+  let lines = byRule.get(r);
+  if (!lines) byRule.set(r, (lines = sourceLines(r, from, family, onto)));
+  return lines;
 }
 
 /** Attachments of the containers each rule's `from` selects, computed once per rule. */
@@ -127,7 +154,7 @@ function destinationChain(name: string, lines: readonly Rule[]): Chain {
   const passes = lines.every((r) => isSourceJump(r.target));
   const first = JSON.stringify(lines[0]?.target);
   const same = passes || lines.every((r) => JSON.stringify(r.target) === first);
-  return same ? { name, rules: lines, unordered: true } : { name, rules: lines };
+  return same ? { name, rules: lines, unordered: true, grants: true } : { name, rules: lines };
 }
 
 /** A source container's chain: its allowed connections end here. */
@@ -160,8 +187,8 @@ export function connectionChains(policy: Policy, attachments: readonly Attachmen
     if (!sameInputs(built.inputs, inputs)) {
       const lines: Lines = { rules: [], sources: new Set() };
       const crossing: Lines = { rules: [], sources: new Set() };
-      linesTo(container, toRules, sources, family, lines);
-      for (const a of onto) linesTo(container, toRules, sources, family, crossing, a);
+      linesTo(container, toRules, sources, family, lines, remember);
+      for (const a of onto) linesTo(container, toRules, sources, family, crossing, remember, a);
       const name = connectionChain(container.id);
       built.inputs = inputs;
       built.filter = lines.rules.length > 0 ? destinationChain(name, lines.rules) : undefined;

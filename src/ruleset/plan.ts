@@ -50,13 +50,15 @@ function setEdits(chain: Chain, desired: RenderedChain, live: LiveChain, deferra
   });
   // Every live line is wanted (set chains hold distinct rules): nothing to delete, no need to look at each.
   if (kept === live.rules.length && present.size === live.rules.length) return { appends, added, deletes: [], deferred: false };
+  // A stale line that grants nothing by itself may wait for the cleanup, whatever it is.
+  if (deferrable && !chain.grants) return { appends, added, deletes: [], deferred: true };
   const wanted = new Set(desired.tags);
   const seen = new Set<string>();
   const deletes: string[] = [];
   let deferred = false;
   for (const rule of live.rules) {
     if (rule.tag !== undefined && wanted.has(rule.tag) && !seen.has(rule.tag)) seen.add(rule.tag);
-    else if (deferrable && (chain.decidesNothing || deferrable(rule))) deferred = true;
+    else if (deferrable?.(rule)) deferred = true;
     else deletes.push(`-D ${chain.name} ${rule.text}`);
   }
   return { appends, added, deletes, deferred };
@@ -72,11 +74,11 @@ function jumpTarget(text: string): string | undefined {
 }
 
 /**
- * A stale line may wait for the cleanup only when it jumps to an owned chain this table will
- * not hold rules in (a stopped container's: emptied by the same plan), so it does nothing
- * meanwhile, or when its chain decides nothing. A stale verdict, or a jump to a chain still
- * in force (a container that moved to another address), would serve whoever gets that
- * address next: it goes now.
+ * A stale line of a set that grants access (Chain.grants) may wait for the cleanup only when
+ * it jumps to an owned chain this table will not hold rules in (a stopped source's: emptied
+ * by the same plan), so it does nothing meanwhile. A stale verdict, or a jump to a chain still
+ * in force (a source that moved to another address), would serve whoever gets that address
+ * next: it goes now.
  */
 function deferrableIn(desired: Table): Deferrable {
   let filled: Set<string> | undefined;
@@ -123,8 +125,8 @@ export interface PlanOptions {
   readonly unchanged?: ReadonlySet<Chain>;
   /**
    * Leave deletions for a later cleanup: a chain no longer wanted is flushed (its rules stop
-   * at once) instead of deleted, and stale lines of set chains that jump to such a chain
-   * stay (they lead to an emptied chain, which returns). On nft a rule or chain deletion makes iptables-restore fetch the
+   * at once) instead of deleted, and stale lines of set chains stay while they grant nothing
+   * (Chain.grants). On nft a rule or chain deletion makes iptables-restore fetch the
    * whole table first; a container stop on the hot path then costs what a start does.
    */
   readonly deferDeletes?: boolean;
@@ -210,8 +212,8 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, options:
 }
 
 /**
- * A set chain that exists: its new lines are appended; stale ones are deleted now, or —
- * stale jumps into emptied chains only — left for the cleanup (deferDeletes), which then is due.
+ * A set chain that exists: its new lines are appended; stale ones are deleted now, or — those
+ * that grant nothing meanwhile — left for the cleanup (deferDeletes), which then is due.
  */
 function setChainPlan(table: TableName, chain: Chain, edit: SetEdits, lines: { edits: string[]; body: string[] }, out: Gathered, options: PlanOptions): void {
   lines.edits.push(...edit.deletes);

@@ -175,7 +175,9 @@ export function renderChain(chain: Chain): RenderedChain {
  * compile of 10,000 containers should not pay for a weak map of every rule.
  */
 type SetRuleMemo = { readonly chain: string; readonly tag: string; readonly line: string };
-const memos = new WeakMap<Chain | Rule, RenderedChain | SetRuleMemo | null>();
+/** A set rule met in several chains (a source's line in each destination's): its rendering per chain. */
+type SetRuleMemos = Map<string, SetRuleMemo>;
+const memos = new WeakMap<Chain | Rule, RenderedChain | SetRuleMemo | SetRuleMemos | null>();
 
 /** Mark chains and rules whose rendering is worth remembering (filled on first use). */
 export function memoise(items: Iterable<Chain | Rule>): void {
@@ -191,11 +193,17 @@ function renderRule(chain: string, previous: string, rule: Rule): { tag: string;
 }
 
 function renderSetRule(chain: string, rule: Rule): { tag: string; line: string } {
-  const memo = memos.get(rule) as SetRuleMemo | null | undefined;
-  if (memo?.chain === chain) return memo;
+  const memo = memos.get(rule) as SetRuleMemo | SetRuleMemos | null | undefined;
+  if (memo instanceof Map) {
+    const known = memo.get(chain);
+    if (known) return known;
+  } else if (memo?.chain === chain) return memo;
   const { tag, line } = renderRule(chain, '', rule);
   const fresh = { chain, tag, line };
-  if (memo !== undefined) memos.set(rule, fresh);
+  // Most rules live in one chain; a map is made only for one met in a second.
+  if (memo === null) memos.set(rule, fresh);
+  else if (memo instanceof Map) memo.set(chain, fresh);
+  else if (memo !== undefined) memos.set(rule, new Map([[memo.chain, memo], [chain, fresh]]));
   return fresh;
 }
 

@@ -64,10 +64,14 @@ export interface Chain {
    */
   readonly unordered?: boolean;
   /**
-   * With `unordered`: the rules decide no access (a translation such as hairpin masquerade),
-   * so a stale one may wait for the cleanup like a jump into an emptied chain.
+   * With `unordered`: the lines grant access by themselves — each jumps into a chain that
+   * accepts without looking at the packet again (a connection's source chain), or is a
+   * verdict. A stale one would serve whoever gets that address next, so it is deleted at
+   * once, unless it leads into a chain emptied by the same plan. The lines of other sets
+   * (dispatch into a container's chain, which checks the address itself; hairpin
+   * masquerade) may wait for the cleanup.
    */
-  readonly decidesNothing?: boolean;
+  readonly grants?: boolean;
 }
 
 /** A jump from a built-in chain into an owned chain; kept at the top of the built-in chain. */

@@ -14,7 +14,7 @@ import { formatIssues } from '../policy/issues.js';
 import type { Policy } from '../policy/types.js';
 import { watchEvents } from './events.js';
 import { policyReloader, watchPolicyFile } from './policy-watch.js';
-import { Reconciler } from './reconciler.js';
+import { CLEANUP, Reconciler } from './reconciler.js';
 import { DEFAULT_SCHEDULE, Scheduler, systemClock } from './scheduler.js';
 import type { StateDir, StatusRecord } from './state-file.js';
 import { startWatchdog, type Watchdog } from './watchdog.js';
@@ -74,7 +74,7 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
   // Deferred deletions are batched: one cleanup a couple of seconds after the last event that left some.
   const cleanupSoon = (): void => {
     if (cleanup) clearTimeout(cleanup);
-    cleanup = setTimeout(() => { cleanup = undefined; scheduler.trigger('cleanup'); }, 2000);
+    cleanup = setTimeout(() => { cleanup = undefined; scheduler.trigger(CLEANUP); }, 2000);
   };
   const reconciler = new Reconciler({
     readInventory: (changed) => {

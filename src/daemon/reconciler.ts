@@ -40,10 +40,16 @@ export function changedContainers(reasons: readonly string[]): ReadonlySet<strin
   return ids;
 }
 
-/** A reconcile for Docker events only: planned against what the last apply left, no read of the live state. */
+/**
+ * A reconcile for Docker events only, or the cleanup of the deletions they left: planned
+ * against what the last apply left, no read of the live state (the read-back follows).
+ */
 function isHot(reasons: readonly string[]): boolean {
-  return reasons.length > 0 && reasons.every((r) => r.startsWith('docker:'));
+  return reasons.length > 0 && reasons.every((r) => r.startsWith('docker:') || r === CLEANUP);
 }
+
+/** The batched cleanup after events that left deletions for later (daemon.ts). */
+export const CLEANUP = 'cleanup';
 
 export interface ReconcileState {
   policy: Policy;
@@ -265,7 +271,8 @@ export class Reconciler {
     const desired = last ? last.skipped.reduce(withoutProtocol, ruleset) : ruleset;
     const hot = last !== undefined && isHot(reasons);
     if (hot) {
-      const fast = await applyIncremental(this.deps.iptables, desired, last.assumed, this.now).catch((error: Error) => {
+      const tidy = reasons.includes(CLEANUP);
+      const fast = await applyIncremental(this.deps.iptables, desired, last.assumed, this.now, { tidy }).catch((error: Error) => {
         this.deps.log.warn({ family: ruleset.family, err: error.message }, 'live rules were not as last applied; applying in full');
         return undefined;
       });

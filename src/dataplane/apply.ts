@@ -99,10 +99,13 @@ export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => n
  * iptables-save), restore what differs, return. An unchanged desired state runs no exec at
  * all. Verification is the caller's to schedule off this path; a restore that fails
  * (the live state was not what was assumed) is the caller's cue for a full apply.
+ * `tidy`: the batched cleanup — the deletions earlier events left are made now, every chain
+ * compared (the ones they left stale lines in were applied as desired, so none is skipped).
  */
-export async function applyIncremental(ipt: Iptables, desired: Ruleset, assumed: Assumed, now: () => number = Date.now): Promise<ApplyResult & { live: LiveState; deferred: boolean }> {
+export async function applyIncremental(ipt: Iptables, desired: Ruleset, assumed: Assumed, now: () => number = Date.now,
+  { tidy = false } = {}): Promise<ApplyResult & { live: LiveState; deferred: boolean }> {
   const started = now();
-  const plan = planRestore(desired, assumed.live, { unchanged: assumed.chains, deferDeletes: true });
+  const plan = planRestore(desired, assumed.live, tidy ? {} : { unchanged: assumed.chains, deferDeletes: true });
   const through = plan.text === '' ? undefined : await write(ipt, desired.family, plan);
   const live = advanceLive(assumed.live, desired, plan);
   return {

@@ -267,9 +267,26 @@ describe('the hot path after a Docker event', () => {
     expect(cleanups).toBe(1);
     expect(await ipt.save('ipv4')).not.toContain('172.17.0.3:80');
     expect(ipt.chains('nat').has(containerChain(id(2)))).toBe(true);
+    const saves = ipt.saves;
     await r.reconcile(['cleanup']);
+    expect(ipt.saves, 'the cleanup is planned against what the stop left, not read first').toBe(saves);
     expect(ipt.chains('nat').has(containerChain(id(2)))).toBe(false);
     expect(await ipt.save('ipv4')).not.toContain('172.17.0.3');
+    expect(await liveDrift(ipt, r.state.desired.find((d) => d.family === 'ipv4')!), 'nothing left over, nothing tolerated').toEqual([]);
+  });
+
+  it('when the cleanup finds the rules not as the stop left them, it applies in full from the live rules', async () => {
+    const ipt = new FakeIptables();
+    const r = new Reconciler({ readInventory: docker(two, withWeb, withWeb), iptables: ipt, log }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    await r.reconcile([`docker:container:die:${id(2)}`]);
+    // Someone deleted the emptied chain meanwhile: the cleanup's -X of it fails.
+    ipt.chains('filter').get('DOCKWARD-PUBLISH')!.splice(0);
+    ipt.chains('filter').delete(containerChain(id(2)));
+    const saves = ipt.saves;
+    expect(await r.reconcile(['cleanup'])).toBe(true);
+    expect(ipt.saves, 'it read the live rules').toBeGreaterThan(saves);
+    expect(await liveDrift(ipt, r.state.desired.find((d) => d.family === 'ipv4')!)).toEqual([]);
   });
 
   it('on nft, a stop empties the chains through a flush, not a restore, and the state it assumes is the kernel\'s', async () => {

@@ -54,7 +54,7 @@ function sameData(a: unknown, b: unknown): boolean {
 }
 
 function sameChain(a: Chain, b: Chain): boolean {
-  return a.unordered === b.unordered && a.grants === b.grants && a.rules.length === b.rules.length && a.rules.every((r, i) => sameData(r, b.rules[i]));
+  return a.unordered === b.unordered && a.staleMayWait === b.staleMayWait && a.rules.length === b.rules.length && a.rules.every((r, i) => sameData(r, b.rules[i]));
 }
 
 /** Stands for a computed undefined, so that a miss is told from it by one lookup. */

@@ -154,7 +154,7 @@ function destinationChain(name: string, lines: readonly Rule[]): Chain {
   const passes = lines.every((r) => isSourceJump(r.target));
   const first = JSON.stringify(lines[0]?.target);
   const same = passes || lines.every((r) => JSON.stringify(r.target) === first);
-  return same ? { name, rules: lines, unordered: true, grants: true } : { name, rules: lines };
+  return same ? { name, rules: lines, unordered: true } : { name, rules: lines };
 }
 
 /** A source container's chain: its allowed connections end here. */

@@ -203,8 +203,9 @@ export function publishedChains(pubs: readonly Publication[], parts: (p: Publica
   }
   // Dispatch chains hold one line per container and no two lines match the same packet:
   // sets, updated line by line (ruleset/plan.ts). What falls through is refused in FORWARD.
-  out.mangle.push({ name: PUBLISH, rules: dispatch.mangle, unordered: true });
-  out.nat.push({ name: PUBLISH, rules: dispatch.nat, unordered: true }, { name: HAIRPIN, rules: dispatch.hairpin, unordered: true });
-  out.filter.push({ name: PUBLISH, rules: dispatch.filter, unordered: true });
+  out.mangle.push({ name: PUBLISH, rules: dispatch.mangle, unordered: true, staleMayWait: true });
+  out.nat.push({ name: PUBLISH, rules: dispatch.nat, unordered: true, staleMayWait: true },
+    { name: HAIRPIN, rules: dispatch.hairpin, unordered: true, staleMayWait: true });
+  out.filter.push({ name: PUBLISH, rules: dispatch.filter, unordered: true, staleMayWait: true });
   return out;
 }

@@ -50,18 +50,19 @@ function setEdits(chain: Chain, desired: RenderedChain, live: LiveChain, deferra
   });
   // Every live line is wanted (set chains hold distinct rules): nothing to delete, no need to look at each.
   if (kept === live.rules.length && present.size === live.rules.length) return { appends, added, deletes: [], deferred: false };
-  // A stale line that grants nothing by itself may wait for the cleanup, whatever it is.
-  if (deferrable && !chain.grants) return { appends, added, deletes: [], deferred: true };
+  // Stale lines that do no harm meanwhile wait for the cleanup, whatever they are.
+  if (deferrable && chain.staleMayWait) return { appends, added, deletes: [], deferred: true };
   const wanted = new Set(desired.tags);
   const seen = new Set<string>();
   const deletes: string[] = [];
-  let deferred = false;
+  const waiting: string[] = [];
   for (const rule of live.rules) {
     if (rule.tag !== undefined && wanted.has(rule.tag) && !seen.has(rule.tag)) seen.add(rule.tag);
-    else if (deferrable?.(rule)) deferred = true;
-    else deletes.push(`-D ${chain.name} ${rule.text}`);
+    else (deferrable?.(rule) ? waiting : deletes).push(`-D ${chain.name} ${rule.text}`);
   }
-  return { appends, added, deletes, deferred };
+  // A chain edited anyway is left exactly as desired (what the plan says it leaves): its waiting lines go too.
+  if (deletes.length > 0) return { appends, added, deletes: [...deletes, ...waiting], deferred: false };
+  return { appends, added, deletes, deferred: waiting.length > 0 };
 }
 
 /** Whether a stale live line may stay for the cleanup (PlanOptions.deferDeletes). */
@@ -74,11 +75,11 @@ function jumpTarget(text: string): string | undefined {
 }
 
 /**
- * A stale line of a set that grants access (Chain.grants) may wait for the cleanup only when
- * it jumps to an owned chain this table will not hold rules in (a stopped source's: emptied
- * by the same plan), so it does nothing meanwhile. A stale verdict, or a jump to a chain still
- * in force (a source that moved to another address), would serve whoever gets that address
- * next: it goes now.
+ * A stale line (of a set whose lines may not all wait, Chain.staleMayWait) may wait for the
+ * cleanup only when it jumps to an owned chain this table will not hold rules in (a stopped
+ * container's: emptied by the same plan or an earlier one), so it does nothing meanwhile. A
+ * stale verdict, or a jump into a chain still in force (a container that moved to another
+ * address), would serve whoever gets that address next: it goes now.
  */
 function deferrableIn(desired: Table): Deferrable {
   let filled: Set<string> | undefined;
@@ -88,6 +89,14 @@ function deferrableIn(desired: Table): Deferrable {
     filled ??= new Set(desired.chains.filter((c) => c.rules.length > 0).map((c) => c.name));
     return !filled.has(target);
   };
+}
+
+/**
+ * Whether the plan fills again an owned chain an earlier hot apply emptied (live without rules,
+ * as a stop leaves it until the cleanup): a container that starts again before the cleanup.
+ */
+function refills(desired: Table, live: LiveTable, unchanged: ReadonlySet<Chain> | undefined): boolean {
+  return desired.chains.some((c) => c.rules.length > 0 && !unchanged?.has(c) && live.get(c.name)?.rules.length === 0);
 }
 
 interface SetEdits {
@@ -125,8 +134,8 @@ export interface PlanOptions {
   readonly unchanged?: ReadonlySet<Chain>;
   /**
    * Leave deletions for a later cleanup: a chain no longer wanted is flushed (its rules stop
-   * at once) instead of deleted, and stale lines of set chains stay while they grant nothing
-   * (Chain.grants). On nft a rule or chain deletion makes iptables-restore fetch the
+   * at once) instead of deleted, and stale lines of set chains stay while they do nothing
+   * (Chain.staleMayWait, deferrableIn). On nft a rule or chain deletion makes iptables-restore fetch the
    * whole table first; a container stop on the hot path then costs what a start does.
    */
   readonly deferDeletes?: boolean;
@@ -168,10 +177,12 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, options:
   }
   const edits: string[] = [];
   const deferrable = options.deferDeletes ? deferrableIn(desired) : undefined;
+  // Lines left for the cleanup that lead into a chain filled again would come back to life: this plan deletes them.
+  const revived = deferrable !== undefined && refills(desired, live, options.unchanged);
   let filled = 0;
   for (const chain of desired.chains) {
-    // A chain of the last applied ruleset is live as applied (the hot path's assumption).
-    if (options.unchanged?.has(chain)) {
+    // A chain of the last applied ruleset is live as applied (the hot path's assumption), but for the lines left for the cleanup.
+    if (options.unchanged?.has(chain) && !(revived && chain.unordered && !chain.staleMayWait)) {
       if (chain.rules.length > 0) filled++;
       continue;
     }
@@ -179,7 +190,8 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, options:
     if (current && current.rules.length > 0) filled++;
     const rendered = renderChain(chain);
     if (chain.unordered && current) {
-      setChainPlan(name, chain, setEdits(chain, rendered, current, deferrable), { edits, body }, out, options);
+      const mayWait = revived && !chain.staleMayWait ? undefined : deferrable;
+      setChainPlan(name, chain, setEdits(chain, rendered, current, mayWait), { edits, body }, out, options);
       continue;
     }
     if (sameTags(current, rendered.tags)) continue;
@@ -213,7 +225,7 @@ function tablePlan(name: TableName, ruleset: Ruleset, state: LiveState, options:
 
 /**
  * A set chain that exists: its new lines are appended; stale ones are deleted now, or — those
- * that grant nothing meanwhile — left for the cleanup (deferDeletes), which then is due.
+ * that do nothing meanwhile — left for the cleanup (deferDeletes), which then is due.
  */
 function setChainPlan(table: TableName, chain: Chain, edit: SetEdits, lines: { edits: string[]; body: string[] }, out: Gathered, options: PlanOptions): void {
   lines.edits.push(...edit.deletes);

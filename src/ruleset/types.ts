@@ -64,14 +64,15 @@ export interface Chain {
    */
   readonly unordered?: boolean;
   /**
-   * With `unordered`: the lines grant access by themselves — each jumps into a chain that
-   * accepts without looking at the packet again (a connection's source chain), or is a
-   * verdict. A stale one would serve whoever gets that address next, so it is deleted at
-   * once, unless it leads into a chain emptied by the same plan. The lines of other sets
-   * (dispatch into a container's chain, which checks the address itself; hairpin
-   * masquerade) may wait for the cleanup.
+   * With `unordered`: a stale line does no harm while it waits for the cleanup — each line
+   * leads into a chain that matches the packet's address again itself (dispatch into a
+   * container's published chain, by host port or container address), or decides nothing
+   * (hairpin masquerade). Without it, a stale line waits only when it leads into a chain
+   * emptied meanwhile: a verdict, or a jump into a chain still in force (a connection's
+   * destination or source, an egress chain: they do not look at the address again), would
+   * serve whoever gets that address next.
    */
-  readonly grants?: boolean;
+  readonly staleMayWait?: boolean;
 }
 
 /** A jump from a built-in chain into an owned chain; kept at the top of the built-in chain. */

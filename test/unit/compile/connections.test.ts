@@ -1,12 +1,13 @@
 /** ICC per network from the policy, and `connections:` across and within networks. */
 import { describe, expect, it } from 'vitest';
-import { compile } from '../../../src/compile/index.js';
+import { compile, DEFAULT_OPTIONS } from '../../../src/compile/index.js';
+import { CompileCache } from '../../../src/compile/cache.js';
 import { connectionChain, sourceChain } from '../../../src/compile/names.js';
-import type { Inventory } from '../../../src/inventory/types.js';
+import type { Container, Inventory } from '../../../src/inventory/types.js';
 import type { Policy } from '../../../src/policy/types.js';
 import { planRestore, renderRuleset } from '../../../src/ruleset/plan.js';
 import { parseSave } from '../../../src/ruleset/parse.js';
-import { applyIncremental, applyRuleset, assumedAfter, liveDrift } from '../../../src/dataplane/apply.js';
+import { applyIncremental, applyRuleset, assumedAfter, liveDrift, type Assumed } from '../../../src/dataplane/apply.js';
 import { trace } from '../../../src/trace/index.js';
 import { FakeIptables } from '../../fakes/iptables.js';
 import { liveRuleset } from '../../helpers/live.js';
@@ -152,5 +153,80 @@ connections:
     expect(withLog.unordered).toBeUndefined();
     expect(withLog.rules.map((r) => r.target.kind)).toEqual(['LOG', 'jump', 'LOG', 'jump']);
     expect(withLog.rules[0]!.target).toMatchObject({ prefix: 'DW ALLOW connections[0] ' });
+  });
+});
+
+describe('connections on the hot path: lines left for the cleanup never open a path', () => {
+  const bridges = [{ cidr: '172.18.0.0/16', iface: front.bridge }, { cidr: '172.19.0.0/16', iface: back.bridge }];
+  const at = (c: Container, ipv4: string): Container => ({ ...c, endpoints: [{ ...c.endpoints[0]!, ipv4 }] });
+
+  /** A daemon's hot path in small: a cached compile, applied against what the last apply left. */
+  class HotPath {
+    readonly kernel = new FakeIptables();
+    private readonly cache = new CompileCache();
+    private assumed!: Assumed;
+    constructor(private readonly pol: Policy) {}
+    private compiled(inv: Inventory) {
+      return compile(inv, this.pol, DEFAULT_OPTIONS, this.cache).rulesets[0]!;
+    }
+    async start(inv: Inventory) {
+      const rs = this.compiled(inv);
+      await this.kernel.restore('ipv4', renderRuleset(rs));
+      this.assumed = assumedAfter(rs);
+    }
+    async event(inv: Inventory) {
+      const result = await applyIncremental(this.kernel, this.compiled(inv), this.assumed);
+      this.assumed = assumedAfter(result.applied, result.live);
+      return result;
+    }
+    /** What a new TCP connection from `source` on `iface` to `destination:port` meets in the rules the kernel holds. */
+    async reach(source: string, iface: string, destination: string, port: number) {
+      return trace(liveRuleset(await this.kernel.save('ipv4')), { family: 'ipv4', protocol: 'tcp', source, inIface: iface, destination, dport: port },
+        { localAddresses: [], bridges }).verdict.kind;
+    }
+    /** The assumed state is the kernel's, stale lines included (the read-back that follows finds no drift). */
+    async assumedIsLive(table: string, chain: string) {
+      expect(this.assumed.live.get(table as 'filter')!.get(chain)!.rules.map((r) => r.text)).toEqual(this.kernel.chains(table).get(chain));
+    }
+  }
+
+  it('a source that stops, while another moves, then starts elsewhere: its old address stays refused', async () => {
+    const pol = policy('version: 1\nconnections:\n  - { from: { label: role=app }, to: c2, ports: [5432/tcp] }\n');
+    const app = (n: number) => container(n, front, [], { labels: { role: 'app' } });
+    const [a, b] = [app(1), app(4)];
+    const hot = new HotPath(pol);
+    const k = connectionChain(db.id);
+    await hot.start(inventory([front, back], [a, b, db]));
+    await hot.event(inventory([front, back], [b, db])); // a stops: its line waits
+    await hot.event(inventory([front, back], [at(b, '172.18.0.9'), db])); // b moves: its old line goes now, and a's with it
+    await hot.assumedIsLive('filter', k);
+    await hot.event(inventory([front, back], [at(a, '172.18.0.7'), at(b, '172.18.0.9'), db])); // a starts again, elsewhere
+    expect(await hot.reach('172.18.0.2', front.bridge, '172.19.0.3', 5432), 'a\'s old address').toBe('dropped');
+    expect(await hot.reach('172.18.0.7', front.bridge, '172.19.0.3', 5432), 'a\'s new one').toBe('delivered');
+    await hot.assumedIsLive('filter', k);
+  });
+
+  it('a source started again before the cleanup, no longer selected for one destination (renamed), does not reach it', async () => {
+    const pol = policy('version: 1\nconnections:\n  - { from: [c1, c4], to: c2, ports: [5432/tcp] }\n  - { from: "c1*", to: c3, ports: [80/tcp] }\n');
+    const a = container(1, front, []);
+    const hot = new HotPath(pol);
+    const rest = [db, worker, container(4, front, [])];
+    await hot.start(inventory([front, back], [a, ...rest]));
+    expect(await hot.reach('172.18.0.2', front.bridge, '172.19.0.3', 5432)).toBe('delivered');
+    await hot.event(inventory([front, back], rest));
+    await hot.event(inventory([front, back], [{ ...a, name: 'c1-old' }, ...rest]));
+    expect(await hot.reach('172.18.0.2', front.bridge, '172.19.0.3', 5432), 'c1-old to c2').toBe('dropped');
+    expect(await hot.reach('172.18.0.2', front.bridge, '172.19.0.4', 80), 'c1-old to c3, still allowed').toBe('delivered');
+  });
+
+  it('a destination that moves: the next owner of its old address is not judged by its chain', async () => {
+    const pol = policy(`version: 1\nnetworks:\n  ${front.name}: { icc: deny }\nconnections:\n  - { from: c1, to: c2, ports: [5432/tcp] }\n`);
+    const [a, d] = [container(1, front, []), container(2, front, [])];
+    const hot = new HotPath(pol);
+    await hot.start(inventory([front], [a, d]));
+    await hot.event(inventory([front], [a, at(d, '172.18.0.9')]));
+    await hot.event(inventory([front], [a, at(d, '172.18.0.9'), at(container(5, front, []), '172.18.0.3')]));
+    expect(await hot.reach('172.18.0.2', front.bridge, '172.18.0.3', 5432), 'to the new owner of the old address').toBe('dropped');
+    expect(await hot.reach('172.18.0.2', front.bridge, '172.18.0.9', 5432), 'to the destination where it is now').toBe('delivered');
   });
 });

@@ -13,8 +13,25 @@ export interface EventWatch {
   stop(): void;
 }
 
+/**
+ * Told of containers between their create and their start (inventory/docker.ts
+ * InventoryReader), so that one can be published at its network connect, before its start.
+ */
+export interface StartWatch {
+  created(id: string): void;
+  /** True when the container's rules can go in now (or once the promise says so): the connect is then a trigger. */
+  connected(id: string, networkId: string): boolean | Promise<boolean>;
+  /**
+   * Its start, its end, a rename, a disconnect: the early view is dropped. True when the
+   * rules in force already hold the container exactly as its start shows it: the start is
+   * then no trigger (a run for it would only make the next `docker run`'s connect wait out
+   * a coalescing pause), and the next run reads it.
+   */
+  settled(id: string): boolean;
+}
+
 /** `docker` must have no request timeout: an idle event stream is normal. */
-export function watchEvents(docker: Docker, log: Logger, onEvent: (reason: string) => void): EventWatch {
+export function watchEvents(docker: Docker, log: Logger, onEvent: (reason: string) => void, starts?: StartWatch): EventWatch {
   let stopped = false;
   let backoff = 250;
   let stream: NodeJS.ReadableStream | undefined;
@@ -35,7 +52,7 @@ export function watchEvents(docker: Docker, log: Logger, onEvent: (reason: strin
       backoff = 250;
       log.info('docker event stream connected');
       onEvent('docker-connected');
-      const triggers = new EventTriggers();
+      const triggers = new EventTriggers(starts);
       let buffered = '';
       s.on('data', (chunk: Buffer) => {
         buffered += chunk.toString('utf8');
@@ -43,7 +60,8 @@ export function watchEvents(docker: Docker, log: Logger, onEvent: (reason: strin
         buffered = lines.pop() ?? '';
         for (const line of lines) {
           const reason = line.trim() ? triggers.reasonFor(line) : undefined;
-          if (reason !== undefined) onEvent(reason);
+          if (reason instanceof Promise) void reason.then((r) => { if (r !== undefined && !stopped) onEvent(r); });
+          else if (reason !== undefined) onEvent(reason);
         }
       });
       s.on('end', () => reconnect('end'));
@@ -61,21 +79,38 @@ export function watchEvents(docker: Docker, log: Logger, onEvent: (reason: strin
   };
 }
 
-interface DockerEvent { readonly type: string; readonly action: string; readonly id?: string }
+interface DockerEvent {
+  readonly type: string;
+  readonly action: string;
+  readonly id?: string;
+  /** A network event's network. */
+  readonly network?: string;
+}
+
+const FULL_ID = /^[0-9a-f]{64}$/;
 
 /**
- * A network event names its container in Actor.Attributes.container; an id that is not
- * 64 hex digits is left out (it goes no further than the reason string).
+ * A network event names its container in Actor.Attributes.container, the network in
+ * Actor.ID; an id that is not 64 hex digits is left out (it goes no further than the
+ * reason string and a Docker API path).
  */
 function parseEvent(line: string): DockerEvent | undefined {
   try {
     const e = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
-    const id = e.Type === 'network' ? e.Actor?.Attributes?.['container'] : e.Actor?.ID;
-    return { type: e.Type ?? '?', action: e.Action ?? '?', ...(id && /^[0-9a-f]{64}$/.test(id) ? { id } : {}) };
+    const isNetwork = e.Type === 'network';
+    const id = isNetwork ? e.Actor?.Attributes?.['container'] : e.Actor?.ID;
+    const network = isNetwork ? e.Actor?.ID : undefined;
+    return {
+      type: e.Type ?? '?', action: e.Action ?? '?',
+      ...(id && FULL_ID.test(id) ? { id } : {}), ...(network && FULL_ID.test(network) ? { network } : {}),
+    };
   } catch {
     return undefined;
   }
 }
+
+/** Container events after which what was known of a container before its start no longer holds. */
+const SETTLES = new Set(['start', 'die', 'destroy', 'rename']);
 
 /** Containers not running are few; a bound keeps `docker create`s never started from piling up. */
 const NOT_RUNNING_MAX = 10_000;
@@ -83,23 +118,42 @@ const NOT_RUNNING_MAX = 10_000;
 /**
  * Events → triggers, as "docker:TYPE:ACTION:CONTAINER-ID" (the reconciler re-inspects the
  * container named). `docker run` (and `docker start`) connects the container to its
- * networks a few ms before it starts it: a trigger on that connect would run an apply that
- * finds nothing to do (a container not running has no rules) and make the start that
- * follows wait out the scheduler's coalescing pause. So a connect for a container seen
- * created or dead and not started since is no trigger: its start is, and runs at once. A
- * connect of a running container (`docker network connect`) still is one.
+ * networks some time before its start ends. A connect for a container seen created or dead
+ * and not started since is a trigger only when `starts` says its rules can go in then (a
+ * container created while watched, with fixed host ports: see InventoryReader): otherwise
+ * its apply would find nothing to do and make the start that follows wait out the
+ * scheduler's coalescing pause, so its start is the trigger, and runs at once. A connect
+ * of a running container (`docker network connect`) is always one.
  */
 export class EventTriggers {
   private readonly notRunning = new Set<string>();
+  constructor(private readonly starts?: StartWatch) {}
 
-  reasonFor(line: string): string | undefined {
+  /** A reason, none, or — for a connect that waits on the container's create inspect — a reason to come. */
+  reasonFor(line: string): string | undefined | Promise<string | undefined> {
     const e = parseEvent(line);
     if (!e) return 'docker:event';
-    if (e.type === 'container' && e.id !== undefined) this.track(e.action, e.id);
-    // A created container has no rules yet; its start is the trigger.
-    if (e.action === 'create') return undefined;
-    if (e.type === 'network' && e.action === 'connect' && e.id !== undefined && this.notRunning.has(e.id)) return undefined;
-    return `docker:${e.type}:${e.action}${e.id !== undefined ? `:${e.id}` : ''}`;
+    const reason = `docker:${e.type}:${e.action}${e.id !== undefined ? `:${e.id}` : ''}`;
+    if (e.type === 'container' && e.id !== undefined) {
+      this.track(e.action, e.id);
+      // A created container has no rules yet: its connect or its start is the trigger.
+      if (e.action === 'create') return undefined;
+      // Published at its connect exactly as it starts: nothing to apply.
+      if (SETTLES.has(e.action) && this.starts?.settled(e.id) && e.action === 'start') return undefined;
+      return reason;
+    }
+    if (e.type === 'network' && e.id !== undefined && this.notRunning.has(e.id)) {
+      if (e.action === 'connect') return this.connected(e.id, e.network, reason);
+      // A start that failed after its connect: the early rules go.
+      if (e.action === 'disconnect') this.starts?.settled(e.id);
+    }
+    return reason;
+  }
+
+  private connected(id: string, network: string | undefined, reason: string): string | undefined | Promise<string | undefined> {
+    const now = network === undefined ? false : this.starts?.connected(id, network) ?? false;
+    if (now instanceof Promise) return now.then((yes) => (yes ? reason : undefined));
+    return now ? reason : undefined;
   }
 
   private track(action: string, id: string): void {
@@ -109,5 +163,6 @@ export class EventTriggers {
     } else if (action === 'start' || action === 'destroy') {
       this.notRunning.delete(id);
     }
+    if (action === 'create') this.starts?.created(id);
   }
 }

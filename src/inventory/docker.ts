@@ -133,17 +133,107 @@ function goneIs404(error: unknown): undefined {
 }
 
 /**
+ * The bindings a container asked for (HostConfig.PortBindings, read before its start), when
+ * each host port is fixed: no ephemeral port ("" or 0) and no host range Docker picks one
+ * port from. Otherwise only the start tells which ports are published: undefined.
+ */
+export function requestedBindings(requested: Record<string, { HostIp: string; HostPort: string }[] | null> | undefined): PortBinding[] | undefined {
+  for (const [key, hosts] of Object.entries(requested ?? {})) {
+    const count = expandPorts(key.split('/')[0] ?? '').length;
+    for (const h of hosts ?? []) {
+      const ports = expandPorts(h.HostPort);
+      if (ports.length !== count || ports.includes(0)) return undefined;
+    }
+  }
+  return toBindings(requested);
+}
+
+/**
+ * A container between its create and its start, as far as it is known before the start.
+ * Docker holds a container's lock for the whole of its start (about a quarter of a second
+ * on dockerd 20.10, measured in the lab), so an inspect sent when its network connect is
+ * announced answers only once the start is over — while Docker's own rules would have gone
+ * in at that connect. So its configuration is read at create, and at each connect its
+ * address on that network (a network inspect does not wait for the container).
+ */
+interface Starting {
+  /** The container as its start will show it, but for its endpoints; undefined while the create's inspect is under way, or when it cannot be published early. */
+  config?: Container;
+  /** The create's inspect, while under way. */
+  read?: Promise<void>;
+  readonly networks: Set<string>;
+  readonly since: number;
+  /**
+   * Set once a read held it: whether that was exactly what its start will show (no IPv6
+   * address on the network it publishes through, where Docker may add bindings on ::).
+   */
+  exact?: boolean;
+}
+
+/** Containers created but not started are few; a bound keeps a host of `docker create`s from piling up. */
+const STARTING_MAX = 10_000;
+/** A start that never came (a create, a connect, then a failure Docker announced no further): forgotten. */
+const STARTING_MS = 60_000;
+
+/**
  * Reads the inventory, inspecting only what may have changed: a container is inspected
  * when it is new to the reader or an event named it since (a restart can change its
  * addresses, a network connect its endpoints); everything else comes from the cache.
  * forget('all') — at every full resync — makes the next read inspect everything again.
  * Rejects when Docker does not answer: never "no containers".
+ *
+ * A container that connected to its network before its start (`docker run`) is in the
+ * inventory from that moment, from its create's configuration and its address (Starting):
+ * its rules can be in force before its start returns, as Docker's own would be. Only when
+ * every host port it asked for is fixed, and on the network it publishes through; the
+ * inspect after its start is what holds from then on.
  */
 export class InventoryReader {
   private readonly containers = new Map<string, Container>();
   private readonly images = new Map<string, Record<string, string> | undefined>();
+  private readonly starting = new Map<string, Starting>();
 
-  constructor(private readonly docker: Docker) {}
+  constructor(private readonly docker: Docker, private readonly now: () => number = Date.now) {}
+
+  /** A container was created: its configuration is read now, while Docker does not hold it. */
+  created(id: string): void {
+    if (this.starting.size >= STARTING_MAX) this.starting.clear();
+    const entry: Starting = { networks: new Set(), since: this.now() };
+    this.starting.set(id, entry);
+    entry.read = this.docker.getContainer(id).inspect()
+      .then(async (info) => {
+        const ports = info.State?.Status === 'created' ? requestedBindings(info.HostConfig?.PortBindings as Parameters<typeof toBindings>[0]) : undefined;
+        if (!ports || ports.length === 0) return;
+        entry.config = { ...toContainer(info, await imageLabelsOf(this.docker, info.Image, this.images)), endpoints: [], ports };
+      })
+      // Early publication is a head start, not a duty: the start's inspect decides.
+      .catch(() => undefined)
+      .finally(() => { entry.read = undefined; });
+  }
+
+  /**
+   * A created container joined a network before its start: true when its rules can go in
+   * now — or once its create's inspect, still under way (the two events often come in one
+   * read of the stream), has answered.
+   */
+  connected(id: string, networkId: string): boolean | Promise<boolean> {
+    const entry = this.starting.get(id);
+    if (!entry) return false;
+    entry.networks.add(networkId);
+    if (entry.config) return true;
+    return entry.read?.then(() => entry.config !== undefined && this.starting.get(id) === entry) ?? false;
+  }
+
+  /**
+   * Its start, its end, a rename or a disconnect: the inspect after it is what counts. True
+   * when a read held the container exactly as its start shows it, so the rules in force
+   * need nothing from that start.
+   */
+  settled(id: string): boolean {
+    const exact = this.starting.get(id)?.exact === true;
+    this.starting.delete(id);
+    return exact;
+  }
 
   forget(ids: Iterable<string> | 'all'): void {
     if (ids === 'all') {
@@ -162,8 +252,37 @@ export class InventoryReader {
     const running = new Set(list.map((c) => c.Id));
     for (const id of this.containers.keys()) if (!running.has(id)) this.containers.delete(id);
     await Promise.all(list.filter((c) => !this.containers.has(c.Id)).map((c) => this.inspect(c.Id)));
-    const containers = [...this.containers.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const early = await this.startingContainers(running);
+    const containers = [...this.containers.values(), ...early].sort((a, b) => (a.id < b.id ? -1 : 1));
     return { networks: networks.map(toNetwork).sort((a, b) => (a.id < b.id ? -1 : 1)), containers };
+  }
+
+  /**
+   * Containers connected but not started yet, each with its addresses from its networks'
+   * inspects (one per network, however many containers wait on it). One that is running
+   * already is inspected as any other; one not on the network it publishes through yet
+   * waits for that connect.
+   */
+  private async startingContainers(running: ReadonlySet<string>): Promise<Container[]> {
+    const networks = new Map<string, Promise<NetworkView | undefined>>();
+    const view = (id: string) => {
+      if (!networks.has(id)) networks.set(id, (this.docker.getNetwork(id).inspect() as Promise<NetworkInspect>).then(toNetworkView, () => undefined));
+      return networks.get(id)!;
+    };
+    const out: Container[] = [];
+    for (const [id, entry] of this.starting) {
+      if (running.has(id) || this.now() - entry.since > STARTING_MS) this.starting.delete(id);
+      else if (entry.config && entry.networks.size > 0) {
+        const views = (await Promise.all([...entry.networks].map(view))).filter((n): n is NetworkView => n !== undefined);
+        const endpoints = views.flatMap((n) => endpointIn(n, id));
+        const through = views.find((n) => publishesThrough(entry.config!, n));
+        const publishing = through && endpointIn(through, id)[0];
+        if (!through || !publishing) continue;
+        entry.exact = publishing.ipv6 === undefined;
+        out.push({ ...entry.config, endpoints, ports: boundTo(entry.config.ports, through) });
+      }
+    }
+    return out;
   }
 
   private async inspect(id: string): Promise<void> {
@@ -171,6 +290,46 @@ export class InventoryReader {
     if (!info || info.State?.Running === false) return;
     this.containers.set(id, toContainer(info, await imageLabelsOf(this.docker, info.Image, this.images)));
   }
+}
+
+/** What a network inspect says of the containers on it: their addresses, as prefixes ("172.17.0.2/16"). */
+interface NetworkView {
+  readonly id: string;
+  readonly name: string;
+  /** Where a binding that names no host address goes (dockerd's --ip for the default bridge, or the network's option). */
+  readonly bindingIp: string;
+  readonly containers: Readonly<Record<string, { IPv4Address?: string; IPv6Address?: string }>>;
+}
+
+type NetworkInspect = { Id: string; Name: string; Options?: Record<string, string>; Containers?: Record<string, { IPv4Address?: string; IPv6Address?: string }> };
+
+function toNetworkView(n: NetworkInspect): NetworkView {
+  return { id: n.Id, name: n.Name, bindingIp: n.Options?.['com.docker.network.bridge.host_binding_ipv4'] || '0.0.0.0', containers: n.Containers ?? {} };
+}
+
+/**
+ * The bindings as the start will report them: one that names no host address is bound to
+ * the network's binding address, in IPv4 only. Docker may add an IPv6 (::) binding at the
+ * start; that one waits for the start's inspect, so the early rules never publish more
+ * than Docker will.
+ */
+function boundTo(ports: readonly PortBinding[], n: NetworkView): PortBinding[] {
+  return ports.map((p) => (p.hostIp === '' ? { ...p, hostIp: n.bindingIp } : p));
+}
+
+/** The container's endpoint on the network, as a container inspect would give it; none while it has no address there. */
+function endpointIn(n: NetworkView, id: string): Endpoint[] {
+  const entry = n.containers[id];
+  const ipv4 = entry?.IPv4Address?.split('/')[0];
+  const ipv6 = entry?.IPv6Address?.split('/')[0];
+  if (!ipv4 && !ipv6) return [];
+  return [{ networkId: n.id, networkName: n.name, ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) }];
+}
+
+/** Whether the network is the one the container publishes through: the one it was started on (compile/model.ts). */
+function publishesThrough(c: Container, n: NetworkView): boolean {
+  const mode = c.networkMode === 'default' ? 'bridge' : c.networkMode;
+  return n.name === mode || n.id === mode;
 }
 
 /** One full read, nothing cached: what `dockward inventory` and `apply` use. */

@@ -2,20 +2,21 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { watchEvents } from '../../../src/daemon/events.js';
+import { watchEvents, type StartWatch } from '../../../src/daemon/events.js';
 import { Scheduler, type Clock } from '../../../src/daemon/scheduler.js';
 
 const ID = 'a'.repeat(64);
 const OTHER = 'b'.repeat(64);
+const NET = 'c'.repeat(64);
 const container = (action: string, id = ID) => JSON.stringify({ Type: 'container', Action: action, Actor: { ID: id } });
-const network = (action: string, id = ID) => JSON.stringify({ Type: 'network', Action: action, Actor: { ID: 'n'.repeat(64), Attributes: { container: id } } });
+const network = (action: string, id = ID) => JSON.stringify({ Type: 'network', Action: action, Actor: { ID: NET, Attributes: { container: id } } });
 const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
 
 /**
  * The daemon's path from the event stream to a run: watchEvents feeding the real Scheduler,
  * on a clock that moves only when the test says. Runs take 20 ms, as a small apply does.
  */
-function daemonLike() {
+function daemonLike(starts?: StartWatch) {
   let now = 0;
   const timers = new Map<number, { at: number; fn: () => void }>();
   let next = 0;
@@ -44,7 +45,7 @@ function daemonLike() {
   }, { coalesceMs: 100, coalesceMaxMs: 4000, settleMs: 300, retryMinMs: 250, retryMaxMs: 1000 }, clock);
   const stream = new PassThrough();
   const docker = { getEvents: async () => stream } as unknown as Docker;
-  const watch = watchEvents(docker, pino({ level: 'silent' }), (reason) => scheduler.trigger(reason));
+    const watch = watchEvents(docker, pino({ level: 'silent' }), (reason) => scheduler.trigger(reason), starts);
   const send = async (line: string) => { stream.write(`${line}\n`); await settle(); };
   return { runs, advance, send, now: () => now, stop: () => { watch.stop(); scheduler.stop(); } };
 }
@@ -94,5 +95,109 @@ describe('docker events as triggers', () => {
     await d.advance(1000);
     expect(d.runs.flatMap((r) => r.reasons)).toContain(`docker:network:connect:${ID}`);
     d.stop();
+  });
+
+  describe('with containers published at their connect (the inventory reader as StartWatch)', () => {
+    /**
+     * A reader that can publish every created container early, or none; `exact`: what it
+     * published is all the start shows (false: an IPv6 address, where Docker may add bindings).
+     * It notes what it is told.
+     */
+    function watch(early: boolean, exact = true) {
+      const told: string[] = [];
+      const starts: StartWatch = {
+        created: (id) => { told.push(`created ${id}`); },
+        connected: (id, net) => { told.push(`connected ${id} ${net}`); return early; },
+        settled: (id) => { told.push(`settled ${id}`); return early && exact; },
+      };
+      return { told, starts };
+    }
+
+    it("docker run: the connect applies at once, the start is no trigger, so the next docker run's connect applies at once too", async () => {
+      const w = watch(true);
+      const d = daemonLike(w.starts);
+      await d.advance(1000);
+      await d.send(container('create'));
+      await d.send(network('connect'));
+      const connectedAt = d.now();
+      await d.advance(250);
+      await d.send(container('start'));
+      // The next docker run, right after: its connect comes 80 ms after the first one's start.
+      await d.advance(80);
+      await d.send(container('create', OTHER));
+      await d.send(network('connect', OTHER));
+      const nextAt = d.now();
+      await d.advance(1000);
+      expect(d.runs.filter((r) => r.reasons.includes(`docker:network:connect:${ID}`)).map((r) => r.at)).toEqual([connectedAt]);
+      expect(d.runs.filter((r) => r.reasons.includes(`docker:network:connect:${OTHER}`)).map((r) => r.at)).toEqual([nextAt]);
+      expect(d.runs.flatMap((r) => r.reasons), 'the start adds nothing to the early rules').not.toContain(`docker:container:start:${ID}`);
+      expect(w.told.slice(0, 3)).toEqual([`created ${ID}`, `connected ${ID} ${NET}`, `settled ${ID}`]);
+      d.stop();
+    });
+
+    it('a connect the reader cannot publish early (an ephemeral port) is no trigger: the start applies at once, as without it', async () => {
+      const w = watch(false);
+      const d = daemonLike(w.starts);
+      await d.advance(1000);
+      await d.send(container('create'));
+      await d.send(network('connect'));
+      await d.advance(3);
+      const startedAt = d.now();
+      await d.send(container('start'));
+      await d.advance(1000);
+      expect(d.runs.flatMap((r) => r.reasons)).not.toContain(`docker:network:connect:${ID}`);
+      expect(d.runs.filter((r) => r.reasons.includes(`docker:container:start:${ID}`)).map((r) => r.at)).toEqual([startedAt]);
+      d.stop();
+    });
+
+    it("a connect that comes with its create, before the create's inspect answered, is a trigger once it has", async () => {
+      let answer: (yes: boolean) => void = () => undefined;
+      const told: string[] = [];
+      const starts: StartWatch = {
+        created: () => undefined,
+        connected: () => new Promise<boolean>((resolve) => { answer = resolve; }),
+        settled: (id) => { told.push(`settled ${id}`); return false; },
+      };
+      const d = daemonLike(starts);
+      await d.advance(1000);
+      await d.send(`${container('create')}\n${network('connect')}`);
+      await d.advance(5);
+      expect(d.runs.flatMap((r) => r.reasons)).not.toContain(`docker:network:connect:${ID}`);
+      const answeredAt = d.now();
+      answer(true);
+      await d.advance(100);
+      expect(d.runs.filter((r) => r.reasons.includes(`docker:network:connect:${ID}`)).map((r) => r.at)).toEqual([answeredAt]);
+      d.stop();
+    });
+
+    it('a start that may show more than was published early (an IPv6 address) is a trigger, at once', async () => {
+      const d = daemonLike(watch(true, false).starts);
+      await d.advance(1000);
+      await d.send(container('create'));
+      await d.send(network('connect'));
+      await d.advance(250);
+      const startedAt = d.now();
+      await d.send(container('start'));
+      await d.advance(1000);
+      expect(d.runs.filter((r) => r.reasons.includes(`docker:container:start:${ID}`)).map((r) => r.at)).toEqual([startedAt]);
+      d.stop();
+    });
+
+    it('a start that fails after the connect (disconnect, or the container removed) settles it and is a trigger, so its early rules go', async () => {
+      const w = watch(true);
+      const d = daemonLike(w.starts);
+      await d.advance(1000);
+      await d.send(container('create'));
+      await d.send(network('connect'));
+      await d.advance(1000);
+      await d.send(network('disconnect'));
+      await d.advance(1000);
+      expect(w.told.at(-1)).toBe(`settled ${ID}`);
+      expect(d.runs.flatMap((r) => r.reasons)).toContain(`docker:network:disconnect:${ID}`);
+      await d.send(container('create', OTHER));
+      await d.send(container('destroy', OTHER));
+      expect(w.told.slice(-2)).toEqual([`created ${OTHER}`, `settled ${OTHER}`]);
+      d.stop();
+    });
   });
 });

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
 import { compile } from '../../../src/compile/index.js';
 import { containerChain } from '../../../src/compile/names.js';
-import { dockerEndpoint, InventoryReader, readInventory, toBindings, toContainer, toNetwork } from '../../../src/inventory/docker.js';
+import { dockerEndpoint, InventoryReader, readInventory, requestedBindings, toBindings, toContainer, toNetwork } from '../../../src/inventory/docker.js';
+import { parsePolicy } from '../../../src/policy/load.js';
 import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
 import { renderRuleset } from '../../../src/ruleset/plan.js';
 
@@ -263,6 +264,164 @@ describe('InventoryReader', () => {
     expect((await readInventory(docker)).containers.map((x) => x.name)).toEqual(['a']);
     state.failing = true;
     await expect(readInventory(docker)).rejects.toThrow('ECONNREFUSED');
+  });
+});
+
+/**
+ * `docker run` as dockerd 20.10 goes through it: create (the container answers inspect
+ * with State "created", PortBindings as asked, no address), then the network connect (the
+ * network's inspect lists its address), then the start (a container inspect sent meanwhile
+ * waits for it). `starting` holds such containers: listed by no listContainers.
+ */
+function startingDocker(networks: ({ Id: string; Name: string } & Record<string, unknown>)[], running: ReturnType<typeof inspectJson>[]) {
+  const { docker, state } = fakeDocker(networks, running);
+  const created = new Map<string, ReturnType<typeof inspectJson>>();
+  const attached = new Map<string, Record<string, { IPv4Address: string; IPv6Address: string }>>();
+  const networkInspects: string[] = [];
+  const inspect = docker.getContainer.bind(docker);
+  Object.assign(docker, {
+    getContainer: (id: string) => (created.has(id) ? { inspect: async () => created.get(id) } : inspect(id)),
+    getNetwork: (id: string) => ({
+      inspect: async () => {
+        networkInspects.push(id);
+        const n = networks.find((x) => x.Id === id);
+        if (!n) throw Object.assign(new Error('no such network'), { statusCode: 404 });
+        return { ...n, Containers: attached.get(id) ?? {} };
+      },
+    }),
+  });
+  const create = (o: InspectOptions & { requested: Record<string, { HostIp: string; HostPort: string }[]> }) => {
+    const info = inspectJson({ ...o, ports: {} });
+    created.set(o.id, { ...info, State: { ...info.State, Status: 'created', Running: false, Pid: 0 },
+      HostConfig: { ...info.HostConfig, PortBindings: o.requested } } as never);
+  };
+  const connect = (networkId: string, id: string, ipv4: string, ipv6 = '') => {
+    attached.set(networkId, { ...attached.get(networkId), [id]: { IPv4Address: `${ipv4}/16`, IPv6Address: ipv6 ? `${ipv6}/64` : '' } });
+  };
+  const start = (info: ReturnType<typeof inspectJson>) => {
+    created.delete(info.Id);
+    state.containers.push(info);
+  };
+  return { docker, state, create, connect, start, networkInspects };
+}
+
+const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+const EARLY = 'e7'.repeat(32);
+
+describe('a container published at its network connect, before its start', () => {
+  it('is in the inventory from its connect, with the address the network gives it and the ports it asked for, and gets its DNAT', async () => {
+    const lab = startingDocker([defaultBridge], [inspectJson({ id: '1'.repeat(64), name: 'a' })]);
+    const reader = new InventoryReader(lab.docker);
+    await reader.read();
+    lab.create({ id: EARLY, name: 'early', labels: { tier: 'edge' }, requested: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } });
+    reader.created(EARLY);
+    lab.connect(DEFAULT_ID, EARLY, '172.17.0.9');
+    // The connect came with the create, before its inspect answered: the answer is to come.
+    const answer = reader.connected(EARLY, DEFAULT_ID);
+    expect(answer).toBeInstanceOf(Promise);
+    expect(await answer).toBe(true);
+    expect(reader.connected(EARLY, DEFAULT_ID), 'known from then on').toBe(true);
+    const inventory = await reader.read();
+    expect(inventory.containers.find((c) => c.id === EARLY)).toMatchObject({
+      name: 'early', labels: { tier: 'edge' }, networkMode: 'default',
+      endpoints: [{ networkId: DEFAULT_ID, networkName: 'bridge', ipv4: '172.17.0.9' }],
+      // Bound as Docker will bind it: the default bridge's binding address (dockerd's --ip).
+      ports: [{ protocol: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 8080 }],
+    });
+    const text = renderRuleset(compile(inventory, BUILTIN_DEFAULT).rulesets[0]!);
+    expect(text).toMatch(new RegExp(`-A ${containerChain(EARLY)} -p tcp -m tcp --dport 8080 .*-j DNAT --to-destination 172\\.17\\.0\\.9:80`));
+    // Its start shows nothing more: it needs no apply of its own; the next read inspects it.
+    expect(reader.settled(EARLY)).toBe(true);
+    expect(reader.settled(EARLY), 'told once').toBe(false);
+  });
+
+  it('is judged by the policy as it will be once started: a source the policy refuses is refused from the first rule on', async () => {
+    const lab = startingDocker([defaultBridge], []);
+    const reader = new InventoryReader(lab.docker);
+    lab.create({ id: EARLY, name: 'early', labels: { tier: 'edge' }, requested: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } });
+    reader.created(EARLY);
+    await settle();
+    lab.connect(DEFAULT_ID, EARLY, '172.17.0.9');
+    reader.connected(EARLY, DEFAULT_ID);
+    const parsed = parsePolicy('version: 1\nrules:\n  - { containers: { label: tier=edge }, from: [198.51.100.0/24] }\n  - { containers: { label: tier=edge }, action: deny }\n', 'p.yaml');
+    if (!parsed.ok) throw new Error('policy');
+    const text = renderRuleset(compile(await reader.read(), parsed.policy).rulesets[0]!);
+    const filter = text.split('*filter')[1]!.split('COMMIT')[0]!;
+    expect(filter).toMatch(new RegExp(`-A ${containerChain(EARLY)} -s 198\\.51\\.100\\.0/24 -d 172\\.17\\.0\\.9/32 .*-j ACCEPT`));
+    expect(filter).toMatch(new RegExp(`-A ${containerChain(EARLY)} -d 172\\.17\\.0\\.9/32 .*rules\\[1\\]" -j DROP`));
+  });
+
+  it('waits for its start when a host port is not fixed (ephemeral, or a range Docker picks from), or while not on the network it publishes through', async () => {
+    const lab = startingDocker([defaultBridge, { ...userNet, Internal: false }], []);
+    const reader = new InventoryReader(lab.docker);
+    const ids = ['f1', 'f2', 'f3'].map((x) => x.repeat(32));
+    lab.create({ id: ids[0]!, name: 'ephemeral', requested: { '80/tcp': [{ HostIp: '', HostPort: '' }] } });
+    lab.create({ id: ids[1]!, name: 'ranged', requested: { '80/tcp': [{ HostIp: '', HostPort: '8000-8010' }] } });
+    lab.create({ id: ids[2]!, name: 'onappnet', mode: 'appnet', requested: { '80/tcp': [{ HostIp: '', HostPort: '8081' }] } });
+    for (const id of ids) reader.created(id);
+    await settle();
+    for (const id of ids) lab.connect(DEFAULT_ID, id, '172.17.0.20');
+    expect(ids.map((id) => reader.connected(id, DEFAULT_ID))).toEqual([false, false, true]);
+    expect((await reader.read()).containers, 'onappnet is on bridge so far, not on appnet').toEqual([]);
+    lab.connect(USER_ID, ids[2]!, '172.18.0.20');
+    reader.connected(ids[2]!, USER_ID);
+    const inventory = await reader.read();
+    expect(inventory.containers.map((c) => [c.name, c.endpoints.map((e) => e.networkName)])).toEqual([['onappnet', ['bridge', 'appnet']]]);
+    // appnet binds what names no address to 198.51.100.1 (its host_binding_ipv4), as Docker will at the start.
+    expect(renderRuleset(compile(inventory, BUILTIN_DEFAULT).rulesets[0]!)).toMatch(/-d 198\.51\.100\.1\/32 -p tcp -m tcp --dport 8081 .*-j DNAT --to-destination 172\.18\.0\.20:80/);
+  });
+
+  it('once started it is the inspect that counts; settled (a failed start: disconnect, die) it is gone; each network inspected once per read', async () => {
+    const lab = startingDocker([defaultBridge], []);
+    const reader = new InventoryReader(lab.docker);
+    const other = 'e8'.repeat(32);
+    for (const [id, name] of [[EARLY, 'early'], [other, 'other']] as const) {
+      lab.create({ id, name, requested: { '80/tcp': [{ HostIp: '', HostPort: id === EARLY ? '8080' : '8082' }] } });
+      reader.created(id);
+    }
+    await settle();
+    lab.connect(DEFAULT_ID, EARLY, '172.17.0.9');
+    lab.connect(DEFAULT_ID, other, '172.17.0.10');
+    reader.connected(EARLY, DEFAULT_ID);
+    expect(reader.connected(other, DEFAULT_ID)).toBe(true);
+    expect(reader.settled(other), 'connected, but no read has held it yet: its start is a trigger').toBe(false);
+    reader.created(other);
+    await settle();
+    reader.connected(other, DEFAULT_ID);
+    expect((await reader.read()).containers.map((c) => c.name)).toEqual(['early', 'other']);
+    expect(lab.networkInspects).toEqual([DEFAULT_ID]);
+    // early starts: Docker now reports 0.0.0.0 and the address it runs with.
+    lab.start(inspectJson({ id: EARLY, name: 'early', ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }] }, networks: { bridge: endpoint(DEFAULT_ID, '172.17.0.9', '172.17.0.1') } }));
+    reader.settled(EARLY);
+    reader.settled(other);
+    const after = await reader.read();
+    expect(after.containers.map((c) => [c.name, c.ports.map((p) => p.hostIp)])).toEqual([['early', ['0.0.0.0']]]);
+    expect(lab.state.inspected).toContain(EARLY);
+  });
+
+  it('an IPv6 binding waits for the start: the early rules never publish more than Docker will', async () => {
+    const lab = startingDocker([defaultBridge], []);
+    const reader = new InventoryReader(lab.docker);
+    lab.create({ id: EARLY, name: 'early', requested: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } });
+    reader.created(EARLY);
+    await settle();
+    lab.connect(DEFAULT_ID, EARLY, '172.17.0.9', 'fd00::9');
+    reader.connected(EARLY, DEFAULT_ID);
+    const inventory = await reader.read();
+    expect(inventory.containers[0]!.endpoints).toEqual([{ networkId: DEFAULT_ID, networkName: 'bridge', ipv4: '172.17.0.9', ipv6: 'fd00::9' }]);
+    const [v4, v6] = compile(inventory, BUILTIN_DEFAULT).rulesets.map((r) => renderRuleset(r));
+    expect(v4).toMatch(/--dport 8080 .*-j DNAT --to-destination 172\.17\.0\.9:80/);
+    expect(v6).not.toContain('--dport 8080');
+    expect(reader.settled(EARLY), 'its start may add the :: binding: it is a trigger').toBe(false);
+  });
+
+  it('asked-for bindings: fixed host ports as given, anything Docker picks at the start refused', () => {
+    expect(requestedBindings({ '80/tcp': [{ HostIp: '', HostPort: '8080' }], '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }] })).toEqual([
+      { protocol: 'tcp', containerPort: 80, hostIp: '', hostPort: 8080 }, { protocol: 'udp', containerPort: 53, hostIp: '127.0.0.1', hostPort: 5353 },
+    ]);
+    expect(requestedBindings({ '80-81/tcp': [{ HostIp: '', HostPort: '8000-8001' }] })).toHaveLength(2);
+    expect(requestedBindings({})).toEqual([]);
+    for (const HostPort of ['', '0', '8000-8010']) expect(requestedBindings({ '80/tcp': [{ HostIp: '', HostPort }] }), HostPort).toBeUndefined();
   });
 });
 

@@ -138,9 +138,9 @@ export class EventTriggers {
       this.track(e.action, e.id);
       // A created container has no rules yet: its connect or its start is the trigger.
       if (e.action === 'create') return undefined;
+      const exact = SETTLES.has(e.action) && (this.starts?.settled(e.id) ?? false);
       // Published at its connect exactly as it starts: nothing to apply.
-      if (SETTLES.has(e.action) && this.starts?.settled(e.id) && e.action === 'start') return undefined;
-      return reason;
+      return e.action === 'start' && exact ? undefined : reason;
     }
     if (e.type === 'network' && e.id !== undefined && this.notRunning.has(e.id)) {
       if (e.action === 'connect') return this.connected(e.id, e.network, reason);

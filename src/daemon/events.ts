@@ -22,16 +22,23 @@ export interface StartWatch {
   /** True when the container's rules can go in now (or once the promise says so): the connect is then a trigger. */
   connected(id: string, networkId: string): boolean | Promise<boolean>;
   /**
-   * Its start, its end, a rename, a disconnect: the early view is dropped. True when the
-   * rules in force already hold the container exactly as its start shows it: the start is
-   * then no trigger (a run for it would only make the next `docker run`'s connect wait out
-   * a coalescing pause), and the next run reads it.
+   * True when the rules in force hold the container exactly as its start shows it: the
+   * start is then no trigger (a run for it would only make the next `docker run`'s connect
+   * wait out a coalescing pause), and the next run reads it.
    */
-  settled(id: string): boolean;
+  started(id: string): boolean;
+  /** Its end, a rename, a disconnect before its start: the early view is dropped. True when rules were made from it. */
+  dropped(id: string): boolean;
+}
+
+/** A reason to reconcile; `urgent` skips the scheduler's pauses. */
+export interface Trigger {
+  readonly reason: string;
+  readonly urgent?: boolean;
 }
 
 /** `docker` must have no request timeout: an idle event stream is normal. */
-export function watchEvents(docker: Docker, log: Logger, onEvent: (reason: string) => void, starts?: StartWatch): EventWatch {
+export function watchEvents(docker: Docker, log: Logger, onEvent: (trigger: Trigger) => void, starts?: StartWatch): EventWatch {
   let stopped = false;
   let backoff = 250;
   let stream: NodeJS.ReadableStream | undefined;
@@ -51,7 +58,7 @@ export function watchEvents(docker: Docker, log: Logger, onEvent: (reason: strin
       stream = s;
       backoff = 250;
       log.info('docker event stream connected');
-      onEvent('docker-connected');
+      onEvent({ reason: 'docker-connected', urgent: true });
       const triggers = new EventTriggers(starts);
       let buffered = '';
       s.on('data', (chunk: Buffer) => {
@@ -59,9 +66,9 @@ export function watchEvents(docker: Docker, log: Logger, onEvent: (reason: strin
         const lines = buffered.split('\n');
         buffered = lines.pop() ?? '';
         for (const line of lines) {
-          const reason = line.trim() ? triggers.reasonFor(line) : undefined;
-          if (reason instanceof Promise) void reason.then((r) => { if (r !== undefined && !stopped) onEvent(r); });
-          else if (reason !== undefined) onEvent(reason);
+          const trigger = line.trim() ? triggers.triggerFor(line) : undefined;
+          if (trigger instanceof Promise) void trigger.then((t) => { if (t !== undefined && !stopped) onEvent(t); });
+          else if (trigger !== undefined) onEvent(trigger);
         }
       });
       s.on('end', () => reconnect('end'));
@@ -110,7 +117,7 @@ function parseEvent(line: string): DockerEvent | undefined {
 }
 
 /** Container events after which what was known of a container before its start no longer holds. */
-const SETTLES = new Set(['start', 'die', 'destroy', 'rename']);
+const DROPS = new Set(['die', 'destroy', 'rename']);
 
 /** Containers not running are few; a bound keeps `docker create`s never started from piling up. */
 const NOT_RUNNING_MAX = 10_000;
@@ -129,31 +136,35 @@ export class EventTriggers {
   private readonly notRunning = new Set<string>();
   constructor(private readonly starts?: StartWatch) {}
 
-  /** A reason, none, or — for a connect that waits on the container's create inspect — a reason to come. */
-  reasonFor(line: string): string | undefined | Promise<string | undefined> {
+  /** A trigger, none, or — for a connect that waits on the container's create inspect — a trigger to come. */
+  triggerFor(line: string): Trigger | undefined | Promise<Trigger | undefined> {
     const e = parseEvent(line);
-    if (!e) return 'docker:event';
+    if (!e) return { reason: 'docker:event' };
+    // A created container has no rules yet (its connect or its start is the trigger), a created network none.
+    if (e.action === 'create') {
+      if (e.type === 'container' && e.id !== undefined) this.track(e.action, e.id);
+      return undefined;
+    }
     const reason = `docker:${e.type}:${e.action}${e.id !== undefined ? `:${e.id}` : ''}`;
     if (e.type === 'container' && e.id !== undefined) {
       this.track(e.action, e.id);
-      // A created container has no rules yet: its connect or its start is the trigger.
-      if (e.action === 'create') return undefined;
-      const exact = SETTLES.has(e.action) && (this.starts?.settled(e.id) ?? false);
       // Published at its connect exactly as it starts: nothing to apply.
-      return e.action === 'start' && exact ? undefined : reason;
+      if (e.action === 'start' && this.starts?.started(e.id)) return undefined;
+      if (DROPS.has(e.action)) this.starts?.dropped(e.id);
+      return { reason };
     }
     if (e.type === 'network' && e.id !== undefined && this.notRunning.has(e.id)) {
       if (e.action === 'connect') return this.connected(e.id, e.network, reason);
-      // A start that failed after its connect: the early rules go.
-      if (e.action === 'disconnect') this.starts?.settled(e.id);
+      // A start that failed after its connect: rules made for it go at once (its address is free again).
+      if (e.action === 'disconnect' && this.starts?.dropped(e.id)) return { reason, urgent: true };
     }
-    return reason;
+    return { reason };
   }
 
-  private connected(id: string, network: string | undefined, reason: string): string | undefined | Promise<string | undefined> {
+  private connected(id: string, network: string | undefined, reason: string): Trigger | undefined | Promise<Trigger | undefined> {
     const now = network === undefined ? false : this.starts?.connected(id, network) ?? false;
-    if (now instanceof Promise) return now.then((yes) => (yes ? reason : undefined));
-    return now ? reason : undefined;
+    if (now instanceof Promise) return now.then((yes) => (yes ? { reason } : undefined));
+    return now ? { reason } : undefined;
   }
 
   private track(action: string, id: string): void {

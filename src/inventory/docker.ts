@@ -162,18 +162,30 @@ interface Starting {
   /** The create's inspect, while under way. */
   read?: Promise<void>;
   readonly networks: Set<string>;
-  readonly since: number;
+  /** Its create or its last connect: a start that never comes is forgotten some time after. */
+  touched: number;
   /**
-   * Set once a read held it: whether that was exactly what its start will show (no IPv6
+   * Set by each read: whether the read held it exactly as its start will show it (no IPv6
    * address on the network it publishes through, where Docker may add bindings on ::).
    */
   exact?: boolean;
+  /** Its start was announced: kept until a read lists it running, since a read under way may have listed it before. */
+  started?: boolean;
 }
 
 /** Containers created but not started are few; a bound keeps a host of `docker create`s from piling up. */
 const STARTING_MAX = 10_000;
 /** A start that never came (a create, a connect, then a failure Docker announced no further): forgotten. */
 const STARTING_MS = 60_000;
+
+/** Reads of the networks a read asks about, one inspect per network; a network gone is undefined, any other failure rejects the read. */
+function networkViews(docker: Docker): (id: string) => Promise<NetworkView | undefined> {
+  const views = new Map<string, Promise<NetworkView | undefined>>();
+  return (id) => {
+    if (!views.has(id)) views.set(id, (docker.getNetwork(id).inspect() as Promise<NetworkInspect>).then(toNetworkView, goneIs404));
+    return views.get(id)!;
+  };
+}
 
 /**
  * Reads the inventory, inspecting only what may have changed: a container is inspected
@@ -198,11 +210,13 @@ export class InventoryReader {
   /** A container was created: its configuration is read now, while Docker does not hold it. */
   created(id: string): void {
     if (this.starting.size >= STARTING_MAX) this.starting.clear();
-    const entry: Starting = { networks: new Set(), since: this.now() };
+    const entry: Starting = { networks: new Set(), touched: this.now() };
     this.starting.set(id, entry);
     entry.read = this.docker.getContainer(id).inspect()
       .then(async (info) => {
-        const ports = info.State?.Status === 'created' ? requestedBindings(info.HostConfig?.PortBindings as Parameters<typeof toBindings>[0]) : undefined;
+        // -P publishes the image's ports on host ports Docker picks at the start.
+        const picks = info.HostConfig?.PublishAllPorts === true;
+        const ports = info.State?.Status === 'created' && !picks ? requestedBindings(info.HostConfig?.PortBindings as Parameters<typeof toBindings>[0]) : undefined;
         if (!ports || ports.length === 0) return;
         entry.config = { ...toContainer(info, await imageLabelsOf(this.docker, info.Image, this.images)), endpoints: [], ports };
       })
@@ -220,19 +234,28 @@ export class InventoryReader {
     const entry = this.starting.get(id);
     if (!entry) return false;
     entry.networks.add(networkId);
+    entry.touched = this.now();
     if (entry.config) return true;
     return entry.read?.then(() => entry.config !== undefined && this.starting.get(id) === entry) ?? false;
   }
 
   /**
-   * Its start, its end, a rename or a disconnect: the inspect after it is what counts. True
-   * when a read held the container exactly as its start shows it, so the rules in force
-   * need nothing from that start.
+   * Its start: true when the last read held the container exactly as its start shows it,
+   * so the rules in force need nothing from that start. Reads go on holding it until one
+   * lists it running (a read under way may have listed the containers before the start).
    */
-  settled(id: string): boolean {
-    const exact = this.starting.get(id)?.exact === true;
+  started(id: string): boolean {
+    const entry = this.starting.get(id);
+    if (!entry) return false;
+    entry.started = true;
+    return entry.exact === true;
+  }
+
+  /** Its end, a rename, a disconnect before its start: dropped. True when a read held it (its early rules must go). */
+  dropped(id: string): boolean {
+    const held = this.starting.get(id)?.exact !== undefined;
     this.starting.delete(id);
-    return exact;
+    return held;
   }
 
   forget(ids: Iterable<string> | 'all'): void {
@@ -264,25 +287,29 @@ export class InventoryReader {
    * waits for that connect.
    */
   private async startingContainers(running: ReadonlySet<string>): Promise<Container[]> {
-    const networks = new Map<string, Promise<NetworkView | undefined>>();
-    const view = (id: string) => {
-      if (!networks.has(id)) networks.set(id, (this.docker.getNetwork(id).inspect() as Promise<NetworkInspect>).then(toNetworkView, () => undefined));
-      return networks.get(id)!;
-    };
+    const view = networkViews(this.docker);
     const out: Container[] = [];
-    for (const [id, entry] of this.starting) {
-      if (running.has(id) || this.now() - entry.since > STARTING_MS) this.starting.delete(id);
+    for (const [id, entry] of [...this.starting]) {
+      if (running.has(id) || this.now() - entry.touched > STARTING_MS) this.starting.delete(id);
       else if (entry.config && entry.networks.size > 0) {
-        const views = (await Promise.all([...entry.networks].map(view))).filter((n): n is NetworkView => n !== undefined);
-        const endpoints = views.flatMap((n) => endpointIn(n, id));
-        const through = views.find((n) => publishesThrough(entry.config!, n));
-        const publishing = through && endpointIn(through, id)[0];
-        if (!through || !publishing) continue;
-        entry.exact = publishing.ipv6 === undefined;
-        out.push({ ...entry.config, endpoints, ports: boundTo(entry.config.ports, through) });
+        const early = await this.earlyView(id, entry.config, entry.networks, view);
+        // Dropped meanwhile (a failed start): left out.
+        if (this.starting.get(id) !== entry) continue;
+        entry.exact = early?.exact ?? false;
+        if (early) out.push(early.container);
       }
     }
     return out;
+  }
+
+  /** The container with its addresses, if it is on the network it publishes through; exact: nothing more to come at its start. */
+  private async earlyView(id: string, config: Container, networks: ReadonlySet<string>, view: (id: string) => Promise<NetworkView | undefined>) {
+    const views = (await Promise.all([...networks].map(view))).filter((n): n is NetworkView => n !== undefined);
+    const through = views.find((n) => publishesThrough(config, n));
+    const publishing = through && endpointIn(through, id)[0];
+    if (!through || !publishing) return undefined;
+    const container = { ...config, endpoints: views.flatMap((n) => endpointIn(n, id)), ports: boundTo(config.ports, through) };
+    return { container, exact: publishing.ipv6 === undefined };
   }
 
   private async inspect(id: string): Promise<void> {

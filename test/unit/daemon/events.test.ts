@@ -45,7 +45,7 @@ function daemonLike(starts?: StartWatch) {
   }, { coalesceMs: 100, coalesceMaxMs: 4000, settleMs: 300, retryMinMs: 250, retryMaxMs: 1000 }, clock);
   const stream = new PassThrough();
   const docker = { getEvents: async () => stream } as unknown as Docker;
-    const watch = watchEvents(docker, pino({ level: 'silent' }), (reason) => scheduler.trigger(reason), starts);
+    const watch = watchEvents(docker, pino({ level: 'silent' }), (t) => scheduler.trigger(t.reason, { urgent: t.urgent === true }), starts);
   const send = async (line: string) => { stream.write(`${line}\n`); await settle(); };
   return { runs, advance, send, now: () => now, stop: () => { watch.stop(); scheduler.stop(); } };
 }
@@ -108,7 +108,8 @@ describe('docker events as triggers', () => {
       const starts: StartWatch = {
         created: (id) => { told.push(`created ${id}`); },
         connected: (id, net) => { told.push(`connected ${id} ${net}`); return early; },
-        settled: (id) => { told.push(`settled ${id}`); return early && exact; },
+        started: (id) => { told.push(`started ${id}`); return early && exact; },
+        dropped: (id) => { told.push(`dropped ${id}`); return early; },
       };
       return { told, starts };
     }
@@ -131,7 +132,7 @@ describe('docker events as triggers', () => {
       expect(d.runs.filter((r) => r.reasons.includes(`docker:network:connect:${ID}`)).map((r) => r.at)).toEqual([connectedAt]);
       expect(d.runs.filter((r) => r.reasons.includes(`docker:network:connect:${OTHER}`)).map((r) => r.at)).toEqual([nextAt]);
       expect(d.runs.flatMap((r) => r.reasons), 'the start adds nothing to the early rules').not.toContain(`docker:container:start:${ID}`);
-      expect(w.told.slice(0, 3)).toEqual([`created ${ID}`, `connected ${ID} ${NET}`, `settled ${ID}`]);
+      expect(w.told.slice(0, 3)).toEqual([`created ${ID}`, `connected ${ID} ${NET}`, `started ${ID}`]);
       d.stop();
     });
 
@@ -156,7 +157,8 @@ describe('docker events as triggers', () => {
       const starts: StartWatch = {
         created: () => undefined,
         connected: () => new Promise<boolean>((resolve) => { answer = resolve; }),
-        settled: (id) => { told.push(`settled ${id}`); return false; },
+        started: (id) => { told.push(`started ${id}`); return false; },
+        dropped: () => false,
       };
       const d = daemonLike(starts);
       await d.advance(1000);
@@ -183,20 +185,32 @@ describe('docker events as triggers', () => {
       d.stop();
     });
 
-    it('a start that fails after the connect (disconnect, or the container removed) settles it and is a trigger, so its early rules go', async () => {
+    it('a start that fails after its connect (a disconnect) drops it and is an urgent trigger: its early rules go at once, its address is free', async () => {
       const w = watch(true);
       const d = daemonLike(w.starts);
       await d.advance(1000);
       await d.send(container('create'));
       await d.send(network('connect'));
-      await d.advance(1000);
+      await d.advance(50);
+      // Within the connect's cooldown: an ordinary trigger would wait a coalescing pause.
+      const at = d.now();
       await d.send(network('disconnect'));
       await d.advance(1000);
-      expect(w.told.at(-1)).toBe(`settled ${ID}`);
-      expect(d.runs.flatMap((r) => r.reasons)).toContain(`docker:network:disconnect:${ID}`);
+      expect(w.told.at(-1)).toBe(`dropped ${ID}`);
+      expect(d.runs.filter((r) => r.reasons.includes(`docker:network:disconnect:${ID}`)).map((r) => r.at)).toEqual([at]);
       await d.send(container('create', OTHER));
       await d.send(container('destroy', OTHER));
-      expect(w.told.slice(-2)).toEqual([`created ${OTHER}`, `settled ${OTHER}`]);
+      expect(w.told.slice(-2)).toEqual([`created ${OTHER}`, `dropped ${OTHER}`]);
+      d.stop();
+    });
+
+    it('a created network is no trigger, as a created container is not', async () => {
+      const d = daemonLike(watch(true).starts);
+      await d.advance(1000);
+      const runs = d.runs.length;
+      await d.send(JSON.stringify({ Type: 'network', Action: 'create', Actor: { ID: NET, Attributes: { name: 'appnet', type: 'bridge' } } }));
+      await d.advance(1000);
+      expect(d.runs.length).toBe(runs);
       d.stop();
     });
   });

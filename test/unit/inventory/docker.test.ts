@@ -331,8 +331,7 @@ describe('a container published at its network connect, before its start', () =>
     const text = renderRuleset(compile(inventory, BUILTIN_DEFAULT).rulesets[0]!);
     expect(text).toMatch(new RegExp(`-A ${containerChain(EARLY)} -p tcp -m tcp --dport 8080 .*-j DNAT --to-destination 172\\.17\\.0\\.9:80`));
     // Its start shows nothing more: it needs no apply of its own; the next read inspects it.
-    expect(reader.settled(EARLY)).toBe(true);
-    expect(reader.settled(EARLY), 'told once').toBe(false);
+    expect(reader.started(EARLY)).toBe(true);
   });
 
   it('is judged by the policy as it will be once started: a source the policy refuses is refused from the first rule on', async () => {
@@ -371,7 +370,7 @@ describe('a container published at its network connect, before its start', () =>
     expect(renderRuleset(compile(inventory, BUILTIN_DEFAULT).rulesets[0]!)).toMatch(/-d 198\.51\.100\.1\/32 -p tcp -m tcp --dport 8081 .*-j DNAT --to-destination 172\.18\.0\.20:80/);
   });
 
-  it('once started it is the inspect that counts; settled (a failed start: disconnect, die) it is gone; each network inspected once per read', async () => {
+  it('once listed running it is the inspect that counts; dropped (a failed start: disconnect, die) it is gone; each network inspected once per read', async () => {
     const lab = startingDocker([defaultBridge], []);
     const reader = new InventoryReader(lab.docker);
     const other = 'e8'.repeat(32);
@@ -384,7 +383,7 @@ describe('a container published at its network connect, before its start', () =>
     lab.connect(DEFAULT_ID, other, '172.17.0.10');
     reader.connected(EARLY, DEFAULT_ID);
     expect(reader.connected(other, DEFAULT_ID)).toBe(true);
-    expect(reader.settled(other), 'connected, but no read has held it yet: its start is a trigger').toBe(false);
+    expect(reader.started(other), 'connected, but no read has held it yet: its start is a trigger').toBe(false);
     reader.created(other);
     await settle();
     reader.connected(other, DEFAULT_ID);
@@ -392,8 +391,8 @@ describe('a container published at its network connect, before its start', () =>
     expect(lab.networkInspects).toEqual([DEFAULT_ID]);
     // early starts: Docker now reports 0.0.0.0 and the address it runs with.
     lab.start(inspectJson({ id: EARLY, name: 'early', ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }] }, networks: { bridge: endpoint(DEFAULT_ID, '172.17.0.9', '172.17.0.1') } }));
-    reader.settled(EARLY);
-    reader.settled(other);
+    expect(reader.started(EARLY)).toBe(true);
+    expect(reader.dropped(other), 'its start failed: the rules a read made from it must go').toBe(true);
     const after = await reader.read();
     expect(after.containers.map((c) => [c.name, c.ports.map((p) => p.hostIp)])).toEqual([['early', ['0.0.0.0']]]);
     expect(lab.state.inspected).toContain(EARLY);
@@ -412,7 +411,82 @@ describe('a container published at its network connect, before its start', () =>
     const [v4, v6] = compile(inventory, BUILTIN_DEFAULT).rulesets.map((r) => renderRuleset(r));
     expect(v4).toMatch(/--dport 8080 .*-j DNAT --to-destination 172\.17\.0\.9:80/);
     expect(v6).not.toContain('--dport 8080');
-    expect(reader.settled(EARLY), 'its start may add the :: binding: it is a trigger').toBe(false);
+    expect(reader.started(EARLY), 'its start may add the :: binding: it is a trigger').toBe(false);
+  });
+
+  it('a read under way that listed the containers before the start still holds it; the next read, listing it running, inspects it', async () => {
+    const lab = startingDocker([defaultBridge], []);
+    const reader = new InventoryReader(lab.docker);
+    lab.create({ id: EARLY, name: 'early', requested: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } });
+    reader.created(EARLY);
+    await settle();
+    lab.connect(DEFAULT_ID, EARLY, '172.17.0.9');
+    reader.connected(EARLY, DEFAULT_ID);
+    await reader.read();
+    // A read for another event lists the containers, then waits on the network's inspect...
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { open = r; });
+    const inspectNetwork = lab.docker.getNetwork.bind(lab.docker);
+    Object.assign(lab.docker, { getNetwork: (id: string) => ({ inspect: async () => { await gate; return inspectNetwork(id).inspect(); } }) });
+    const during = reader.read();
+    await settle();
+    // ...while the container starts, exactly as published: no trigger for it.
+    lab.start(inspectJson({ id: EARLY, name: 'early', ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }] }, networks: { bridge: endpoint(DEFAULT_ID, '172.17.0.9', '172.17.0.1') } }));
+    expect(reader.started(EARLY)).toBe(true);
+    open();
+    expect((await during).containers.map((c) => c.name), 'not left out by a read that listed it as not running').toEqual(['early']);
+    const next = await reader.read();
+    expect(next.containers.map((c) => [c.name, c.ports[0]!.hostIp])).toEqual([['early', '0.0.0.0']]);
+    expect(lab.state.inspected).toEqual([EARLY]);
+    expect(reader.started(EARLY), 'forgotten once listed running').toBe(false);
+  });
+
+  it('a network inspect that fails rejects the read (rules in force kept); a network gone leaves the container out, and its start is a trigger', async () => {
+    const lab = startingDocker([defaultBridge], []);
+    const reader = new InventoryReader(lab.docker);
+    lab.create({ id: EARLY, name: 'early', requested: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } });
+    reader.created(EARLY);
+    await settle();
+    lab.connect(DEFAULT_ID, EARLY, '172.17.0.9');
+    reader.connected(EARLY, DEFAULT_ID);
+    await reader.read();
+    const fail = (error: Error) => Object.assign(lab.docker, { getNetwork: () => ({ inspect: async () => { throw error; } }) });
+    fail(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    await expect(reader.read()).rejects.toThrow('ECONNREFUSED');
+    fail(Object.assign(new Error('no such network'), { statusCode: 404 }));
+    expect((await reader.read()).containers).toEqual([]);
+    expect(reader.started(EARLY)).toBe(false);
+  });
+
+  it('-P (ports Docker picks at the start) waits for the start, whatever else is fixed', async () => {
+    const lab = startingDocker([defaultBridge], []);
+    const reader = new InventoryReader(lab.docker);
+    lab.create({ id: EARLY, name: 'early', requested: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } });
+    const inspect = lab.docker.getContainer.bind(lab.docker);
+    Object.assign(lab.docker, { getContainer: (id: string) => ({ inspect: async () => {
+      const info = await inspect(id).inspect();
+      return { ...info, HostConfig: { ...info.HostConfig, PublishAllPorts: true } };
+    } }) });
+    reader.created(EARLY);
+    await settle();
+    expect(reader.connected(EARLY, DEFAULT_ID)).toBe(false);
+  });
+
+  it('a start that never comes is forgotten a minute after the create or the last connect', async () => {
+    let now = 0;
+    const lab = startingDocker([defaultBridge], []);
+    const reader = new InventoryReader(lab.docker, () => now);
+    lab.create({ id: EARLY, name: 'early', requested: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } });
+    reader.created(EARLY);
+    await settle();
+    // Connected 70 s after its create (compose waiting on a health check): still early.
+    now = 70_000;
+    lab.connect(DEFAULT_ID, EARLY, '172.17.0.9');
+    expect(reader.connected(EARLY, DEFAULT_ID)).toBe(true);
+    expect((await reader.read()).containers.map((c) => c.name)).toEqual(['early']);
+    now = 70_000 + 61_000;
+    expect((await reader.read()).containers).toEqual([]);
+    expect(reader.connected(EARLY, DEFAULT_ID), 'forgotten').toBe(false);
   });
 
   it('asked-for bindings: fixed host ports as given, anything Docker picks at the start refused', () => {

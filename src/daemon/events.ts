@@ -6,7 +6,7 @@
 import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 
-/** `create` is no trigger (a created container has no rules yet); it is asked for to tell a `docker run`'s connect from others. */
+/** `create` is no trigger (a created container has no rules yet); it is asked for to tell a `docker run`'s connect from others, and to read the container before its start holds it. */
 const EVENTS = { type: ['container', 'network'] as ('container' | 'network')[], event: ['create', 'start', 'die', 'destroy', 'connect', 'disconnect', 'unpause', 'pause', 'rename'] };
 
 export interface EventWatch {
@@ -129,8 +129,9 @@ const NOT_RUNNING_MAX = 10_000;
  * and not started since is a trigger only when `starts` says its rules can go in then (a
  * container created while watched, with fixed host ports: see InventoryReader): otherwise
  * its apply would find nothing to do and make the start that follows wait out the
- * scheduler's coalescing pause, so its start is the trigger, and runs at once. A connect
- * of a running container (`docker network connect`) is always one.
+ * scheduler's coalescing pause, so its start is the trigger, and runs at once. A start
+ * whose container was published at its connect exactly as it starts is no trigger. A
+ * connect of a running container (`docker network connect`) is always one.
  */
 export class EventTriggers {
   private readonly notRunning = new Set<string>();

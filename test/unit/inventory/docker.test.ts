@@ -295,7 +295,7 @@ function startingDocker(networks: ({ Id: string; Name: string } & Record<string,
     created.set(o.id, { ...info, State: { ...info.State, Status: 'created', Running: false, Pid: 0 },
       HostConfig: { ...info.HostConfig, PortBindings: o.requested } } as never);
   };
-  const connect = (networkId: string, id: string, ipv4: string, ipv6 = '') => {
+  const connect = (networkId: string, id: string, ipv4: string, ipv6: string | undefined = '') => {
     attached.set(networkId, { ...attached.get(networkId), [id]: { IPv4Address: `${ipv4}/16`, IPv6Address: ipv6 ? `${ipv6}/64` : '' } });
   };
   const start = (info: ReturnType<typeof inspectJson>) => {
@@ -307,6 +307,15 @@ function startingDocker(networks: ({ Id: string; Name: string } & Record<string,
 
 const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
 const EARLY = 'e7'.repeat(32);
+
+/** `docker run -p 8080:80 early` up to its connect on the default bridge (the create's inspect answered first). */
+async function connectedEarly(lab: ReturnType<typeof startingDocker>, reader: InventoryReader, o: { labels?: Record<string, string>; ipv6?: string } = {}) {
+  lab.create({ id: EARLY, name: 'early', ...(o.labels ? { labels: o.labels } : {}), requested: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } });
+  reader.created(EARLY);
+  await settle();
+  lab.connect(DEFAULT_ID, EARLY, '172.17.0.9', o.ipv6);
+  return reader.connected(EARLY, DEFAULT_ID);
+}
 
 describe('a container published at its network connect, before its start', () => {
   it('is in the inventory from its connect, with the address the network gives it and the ports it asked for, and gets its DNAT', async () => {
@@ -337,11 +346,7 @@ describe('a container published at its network connect, before its start', () =>
   it('is judged by the policy as it will be once started: a source the policy refuses is refused from the first rule on', async () => {
     const lab = startingDocker([defaultBridge], []);
     const reader = new InventoryReader(lab.docker);
-    lab.create({ id: EARLY, name: 'early', labels: { tier: 'edge' }, requested: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } });
-    reader.created(EARLY);
-    await settle();
-    lab.connect(DEFAULT_ID, EARLY, '172.17.0.9');
-    reader.connected(EARLY, DEFAULT_ID);
+    await connectedEarly(lab, reader, { labels: { tier: 'edge' } });
     const parsed = parsePolicy('version: 1\nrules:\n  - { containers: { label: tier=edge }, from: [198.51.100.0/24] }\n  - { containers: { label: tier=edge }, action: deny }\n', 'p.yaml');
     if (!parsed.ok) throw new Error('policy');
     const text = renderRuleset(compile(await reader.read(), parsed.policy).rulesets[0]!);
@@ -401,11 +406,7 @@ describe('a container published at its network connect, before its start', () =>
   it('an IPv6 binding waits for the start: the early rules never publish more than Docker will', async () => {
     const lab = startingDocker([defaultBridge], []);
     const reader = new InventoryReader(lab.docker);
-    lab.create({ id: EARLY, name: 'early', requested: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } });
-    reader.created(EARLY);
-    await settle();
-    lab.connect(DEFAULT_ID, EARLY, '172.17.0.9', 'fd00::9');
-    reader.connected(EARLY, DEFAULT_ID);
+    await connectedEarly(lab, reader, { ipv6: 'fd00::9' });
     const inventory = await reader.read();
     expect(inventory.containers[0]!.endpoints).toEqual([{ networkId: DEFAULT_ID, networkName: 'bridge', ipv4: '172.17.0.9', ipv6: 'fd00::9' }]);
     const [v4, v6] = compile(inventory, BUILTIN_DEFAULT).rulesets.map((r) => renderRuleset(r));
@@ -417,11 +418,7 @@ describe('a container published at its network connect, before its start', () =>
   it('a read under way that listed the containers before the start still holds it; the next read, listing it running, inspects it', async () => {
     const lab = startingDocker([defaultBridge], []);
     const reader = new InventoryReader(lab.docker);
-    lab.create({ id: EARLY, name: 'early', requested: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } });
-    reader.created(EARLY);
-    await settle();
-    lab.connect(DEFAULT_ID, EARLY, '172.17.0.9');
-    reader.connected(EARLY, DEFAULT_ID);
+    await connectedEarly(lab, reader);
     await reader.read();
     // A read for another event lists the containers, then waits on the network's inspect...
     let open: () => void = () => undefined;
@@ -444,11 +441,7 @@ describe('a container published at its network connect, before its start', () =>
   it('a network inspect that fails rejects the read (rules in force kept); a network gone leaves the container out, and its start is a trigger', async () => {
     const lab = startingDocker([defaultBridge], []);
     const reader = new InventoryReader(lab.docker);
-    lab.create({ id: EARLY, name: 'early', requested: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } });
-    reader.created(EARLY);
-    await settle();
-    lab.connect(DEFAULT_ID, EARLY, '172.17.0.9');
-    reader.connected(EARLY, DEFAULT_ID);
+    await connectedEarly(lab, reader);
     await reader.read();
     const fail = (error: Error) => Object.assign(lab.docker, { getNetwork: () => ({ inspect: async () => { throw error; } }) });
     fail(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));

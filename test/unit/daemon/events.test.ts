@@ -47,15 +47,21 @@ function daemonLike(starts?: StartWatch) {
   const docker = { getEvents: async () => stream } as unknown as Docker;
     const watch = watchEvents(docker, pino({ level: 'silent' }), (t) => scheduler.trigger(t.reason, { urgent: t.urgent === true }), starts);
   const send = async (line: string) => { stream.write(`${line}\n`); await settle(); };
-  return { runs, advance, send, now: () => now, stop: () => { watch.stop(); scheduler.stop(); } };
+  /** When the runs that carried `reason` started. */
+  const runsFor = (reason: string) => runs.filter((r) => r.reasons.includes(reason)).map((r) => r.at);
+  /** A quiet second after the stream connected, then `docker run`'s create and network connect. */
+  const createAndConnect = async () => {
+    await advance(1000);
+    await send(container('create'));
+    await send(network('connect'));
+  };
+  return { runs, runsFor, createAndConnect, advance, send, now: () => now, stop: () => { watch.stop(); scheduler.stop(); } };
 }
 
 describe('docker events as triggers', () => {
   it("a start right after its container's connect (docker run) applies at once, not after a coalescing pause", async () => {
     const d = daemonLike();
-    await d.advance(1000); // the run for the connected stream, then a quiet second
-    await d.send(container('create'));
-    await d.send(network('connect'));
+    await d.createAndConnect();
     await d.advance(3);
     const startedAt = d.now();
     await d.send(container('start'));
@@ -76,7 +82,7 @@ describe('docker events as triggers', () => {
     const startedAt = d.now();
     await d.send(container('start'));
     await d.advance(1000);
-    expect(d.runs.filter((r) => r.reasons.includes(`docker:container:start:${ID}`)).map((r) => r.at)).toEqual([startedAt]);
+    expect(d.runsFor(`docker:container:start:${ID}`)).toEqual([startedAt]);
     d.stop();
   });
 
@@ -89,7 +95,7 @@ describe('docker events as triggers', () => {
     const at = d.now();
     await d.send(network('connect', OTHER));
     await d.advance(1000);
-    expect(d.runs.filter((r) => r.reasons.includes(`docker:network:connect:${OTHER}`)).map((r) => r.at)).toEqual([at]);
+    expect(d.runsFor(`docker:network:connect:${OTHER}`)).toEqual([at]);
     // Untracked containers (created before the stream connected) keep every trigger.
     await d.send(network('connect'));
     await d.advance(1000);
@@ -117,9 +123,7 @@ describe('docker events as triggers', () => {
     it("docker run: the connect applies at once, the start is no trigger, so the next docker run's connect applies at once too", async () => {
       const w = watch(true);
       const d = daemonLike(w.starts);
-      await d.advance(1000);
-      await d.send(container('create'));
-      await d.send(network('connect'));
+      await d.createAndConnect();
       const connectedAt = d.now();
       await d.advance(250);
       await d.send(container('start'));
@@ -129,8 +133,8 @@ describe('docker events as triggers', () => {
       await d.send(network('connect', OTHER));
       const nextAt = d.now();
       await d.advance(1000);
-      expect(d.runs.filter((r) => r.reasons.includes(`docker:network:connect:${ID}`)).map((r) => r.at)).toEqual([connectedAt]);
-      expect(d.runs.filter((r) => r.reasons.includes(`docker:network:connect:${OTHER}`)).map((r) => r.at)).toEqual([nextAt]);
+      expect(d.runsFor(`docker:network:connect:${ID}`)).toEqual([connectedAt]);
+      expect(d.runsFor(`docker:network:connect:${OTHER}`)).toEqual([nextAt]);
       expect(d.runs.flatMap((r) => r.reasons), 'the start adds nothing to the early rules').not.toContain(`docker:container:start:${ID}`);
       expect(w.told.slice(0, 3)).toEqual([`created ${ID}`, `connected ${ID} ${NET}`, `started ${ID}`]);
       d.stop();
@@ -139,15 +143,13 @@ describe('docker events as triggers', () => {
     it('a connect the reader cannot publish early (an ephemeral port) is no trigger: the start applies at once, as without it', async () => {
       const w = watch(false);
       const d = daemonLike(w.starts);
-      await d.advance(1000);
-      await d.send(container('create'));
-      await d.send(network('connect'));
+      await d.createAndConnect();
       await d.advance(3);
       const startedAt = d.now();
       await d.send(container('start'));
       await d.advance(1000);
       expect(d.runs.flatMap((r) => r.reasons)).not.toContain(`docker:network:connect:${ID}`);
-      expect(d.runs.filter((r) => r.reasons.includes(`docker:container:start:${ID}`)).map((r) => r.at)).toEqual([startedAt]);
+      expect(d.runsFor(`docker:container:start:${ID}`)).toEqual([startedAt]);
       d.stop();
     });
 
@@ -168,36 +170,32 @@ describe('docker events as triggers', () => {
       const answeredAt = d.now();
       answer(true);
       await d.advance(100);
-      expect(d.runs.filter((r) => r.reasons.includes(`docker:network:connect:${ID}`)).map((r) => r.at)).toEqual([answeredAt]);
+      expect(d.runsFor(`docker:network:connect:${ID}`)).toEqual([answeredAt]);
       d.stop();
     });
 
     it('a start that may show more than was published early (an IPv6 address) is a trigger, at once', async () => {
       const d = daemonLike(watch(true, false).starts);
-      await d.advance(1000);
-      await d.send(container('create'));
-      await d.send(network('connect'));
+      await d.createAndConnect();
       await d.advance(250);
       const startedAt = d.now();
       await d.send(container('start'));
       await d.advance(1000);
-      expect(d.runs.filter((r) => r.reasons.includes(`docker:container:start:${ID}`)).map((r) => r.at)).toEqual([startedAt]);
+      expect(d.runsFor(`docker:container:start:${ID}`)).toEqual([startedAt]);
       d.stop();
     });
 
     it('a start that fails after its connect (a disconnect) drops it and is an urgent trigger: its early rules go at once, its address is free', async () => {
       const w = watch(true);
       const d = daemonLike(w.starts);
-      await d.advance(1000);
-      await d.send(container('create'));
-      await d.send(network('connect'));
+      await d.createAndConnect();
       await d.advance(50);
       // Within the connect's cooldown: an ordinary trigger would wait a coalescing pause.
       const at = d.now();
       await d.send(network('disconnect'));
       await d.advance(1000);
       expect(w.told.at(-1)).toBe(`dropped ${ID}`);
-      expect(d.runs.filter((r) => r.reasons.includes(`docker:network:disconnect:${ID}`)).map((r) => r.at)).toEqual([at]);
+      expect(d.runsFor(`docker:network:disconnect:${ID}`)).toEqual([at]);
       await d.send(container('create', OTHER));
       await d.send(container('destroy', OTHER));
       expect(w.told.slice(-2)).toEqual([`created ${OTHER}`, `dropped ${OTHER}`]);

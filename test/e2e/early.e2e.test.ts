@@ -39,7 +39,7 @@ it('docker create -p 18080:80, then docker start: applied at the network connect
   // Created first, as compose does: dockward's inspect at the create is sure to come before
   // the start holds the container (with `docker run` the two race; see the README).
   const id = (await lab.docker(['create', ...httpRunArgs('early', { publish: ['18080:80'] }).slice(2)])).trim();
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => setTimeout(r, 1000)); // dockward reads a created container in ~10 ms; a loaded machine gets margin
   await lab.docker(['start', 'early']);
   const returned = Date.now();
   await d.waitForLog(appliedFor(`docker:network:connect:${id}`), 2000);
@@ -66,7 +66,7 @@ it('docker run -p 80 (a host port Docker picks at the start): published at its s
 
 it('a start that fails after its connect (no such command): the early rules go again', async () => {
   await lab.docker(['create', '--name', 'nostart', '-p', '18090:80', IMAGE, '/no/such/command']);
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => setTimeout(r, 1000)); // dockward reads a created container in ~10 ms; a loaded machine gets margin
   const failed = await lab.docker(['start', 'nostart']).then(() => 'started', () => 'failed');
   expect(failed).toBe('failed');
   const failedAt = Date.now();

@@ -4,6 +4,7 @@
  * left out here, with a note, so no untrusted string travels further.
  */
 import type { Container, Endpoint, Inventory, Network, PortBinding } from '../inventory/types.js';
+import { startedOn } from '../inventory/network-mode.js';
 import type { Family } from '../ruleset/types.js';
 import { isAddress, isCidr, isInterfaceName, isPort } from '../ruleset/tokens.js';
 import { containerChain } from './names.js';
@@ -105,8 +106,7 @@ function snatOf(network: Network, family: Family): { snatTo?: string } {
  */
 function publishingEndpoint(c: Container, bridges: ReadonlyMap<string, Bridge>) {
   const usable = c.endpoints.filter((e) => bridges.has(e.networkId));
-  const mode = c.networkMode === 'default' ? 'bridge' : c.networkMode;
-  return usable.find((e) => e.networkName === mode || e.networkId === mode) ?? usable[0];
+  return usable.find((e) => startedOn(c, { id: e.networkId, name: e.networkName })) ?? usable[0];
 }
 
 function addressOf(e: Endpoint | undefined, family: Family): string | undefined {

@@ -143,7 +143,10 @@ export class EventTriggers {
     if (!e) return { reason: 'docker:event' };
     // A created container has no rules yet (its connect or its start is the trigger), a created network none.
     if (e.action === 'create') {
-      if (e.type === 'container' && e.id !== undefined) this.track(e.action, e.id);
+      if (e.type === 'container' && e.id !== undefined) {
+        this.track(e.action, e.id);
+        this.starts?.created(e.id);
+      }
       return undefined;
     }
     const reason = `docker:${e.type}:${e.action}${e.id !== undefined ? `:${e.id}` : ''}`;
@@ -175,6 +178,5 @@ export class EventTriggers {
     } else if (action === 'start' || action === 'destroy') {
       this.notRunning.delete(id);
     }
-    if (action === 'create') this.starts?.created(id);
   }
 }

@@ -4,6 +4,7 @@
  */
 import Docker from 'dockerode';
 import type { Container, Endpoint, Inventory, Network, PortBinding, Protocol } from './types.js';
+import { startedOn } from './network-mode.js';
 
 export interface DockerOptions {
   /** unix:///path, /path, tcp://host:port (cli/context.ts picks it: --docker-host, DOCKER_HOST, the default). */
@@ -169,8 +170,6 @@ interface Starting {
    * address on the network it publishes through, where Docker may add bindings on ::).
    */
   exact?: boolean;
-  /** Its start was announced: kept until a read lists it running, since a read under way may have listed it before. */
-  started?: boolean;
 }
 
 /** Containers created but not started are few; a bound keeps a host of `docker create`s from piling up. */
@@ -245,10 +244,7 @@ export class InventoryReader {
    * lists it running (a read under way may have listed the containers before the start).
    */
   started(id: string): boolean {
-    const entry = this.starting.get(id);
-    if (!entry) return false;
-    entry.started = true;
-    return entry.exact === true;
+    return this.starting.get(id)?.exact === true;
   }
 
   /** Its end, a rename, a disconnect before its start: dropped. True when a read held it (its early rules must go). */
@@ -305,7 +301,7 @@ export class InventoryReader {
   /** The container with its addresses, if it is on the network it publishes through; exact: nothing more to come at its start. */
   private async earlyView(id: string, config: Container, networks: ReadonlySet<string>, view: (id: string) => Promise<NetworkView | undefined>) {
     const views = (await Promise.all([...networks].map(view))).filter((n): n is NetworkView => n !== undefined);
-    const through = views.find((n) => publishesThrough(config, n));
+    const through = views.find((n) => startedOn(config, n));
     const publishing = through && endpointIn(through, id)[0];
     if (!through || !publishing) return undefined;
     const container = { ...config, endpoints: views.flatMap((n) => endpointIn(n, id)), ports: boundTo(config.ports, through) };
@@ -351,12 +347,6 @@ function endpointIn(n: NetworkView, id: string): Endpoint[] {
   const ipv6 = entry?.IPv6Address?.split('/')[0];
   if (!ipv4 && !ipv6) return [];
   return [{ networkId: n.id, networkName: n.name, ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) }];
-}
-
-/** Whether the network is the one the container publishes through: the one it was started on (compile/model.ts). */
-function publishesThrough(c: Container, n: NetworkView): boolean {
-  const mode = c.networkMode === 'default' ? 'bridge' : c.networkMode;
-  return n.name === mode || n.id === mode;
 }
 
 /** One full read, nothing cached: what `dockward inventory` and `apply` use. */

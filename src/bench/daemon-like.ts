@@ -11,7 +11,7 @@ import type { Inventory } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
 import { Reconciler } from '../daemon/reconciler.js';
 import { Scheduler } from '../daemon/scheduler.js';
-import { startWatchdog } from '../daemon/watchdog.js';
+import { checkCanaries, startWatchdog, type Watchdog } from '../daemon/watchdog.js';
 import { systemIpset } from '../dataplane/ipset.js';
 import type { Family } from '../ruleset/types.js';
 import { flushScript, type ChainRef } from '../dataplane/nft-flush.js';
@@ -56,6 +56,8 @@ export class DaemonLike {
   private readonly reconciler: Reconciler;
   private readonly scheduler: Scheduler;
   private finished: (() => void) | undefined;
+  /** Running during repairAfter only, as the daemon's: told when a full write starts and ends. */
+  private watchdog: Watchdog | undefined;
   /** A hot apply left deletions for the cleanup (the daemon runs it 2 s after the last such event). */
   deferred = false;
 
@@ -67,6 +69,7 @@ export class DaemonLike {
       // The host's ipset, as the daemon asks it at every reconcile (the benchmark's set lives in its namespace).
       ipset: systemIpset(),
       onDeferred: () => { this.deferred = true; },
+      onFullWrite: (writing) => this.watchdog?.applying(writing),
     }, policy);
     this.scheduler = new Scheduler(async (reasons) => {
       const ok = await this.reconciler.reconcile(reasons);
@@ -99,25 +102,37 @@ export class DaemonLike {
   }
 
   /**
-   * A flush by someone else, to the rules back: the watchdog's canaries (every 250 ms, as
-   * `dockward run`) see it and trigger the urgent repair. Timed from just before the flush
-   * to the repairing restore's return (the rules are in the kernel again), and to the end of
-   * the reconcile (its read-back verified them).
+   * A flush by someone else, to the rules back: the watchdog, as `dockward run` starts it
+   * (canaries every 250 ms, and on nft `nft monitor`, paused during full writes), sees it
+   * and triggers the urgent repair. Timed from just before the flush
+   * to the repairing restore's return (the rules are in the kernel again, every canary
+   * back), and to the end of the reconcile (its read-back verified them).
    */
   async repairAfter(flush: () => Promise<void>): Promise<{ back: number; verified: number }> {
-    const done = new Promise<void>((resolve) => { this.finished = resolve; });
-    const watchdog = startWatchdog({
+    const reconciled = () => new Promise<void>((resolve) => { this.finished = resolve; });
+    let done = reconciled();
+    const watchdog = this.watchdog = startWatchdog({
       iptables: this.ipt, log: pino({ level: 'silent' }), desired: () => this.reconciler.state.desired,
       busy: () => this.scheduler.busy, onDrift: (reason) => this.scheduler.trigger(reason, { urgent: true }),
       canaryMs: 250, readbackMs: 3_600_000,
     });
     try {
+      // A running daemon's monitor is listening already: give this one time to start.
+      await new Promise((r) => setTimeout(r, 300));
       const started = performance.now();
       await flush();
-      await done;
-      return { back: this.ipt.lastRestored - started, verified: performance.now() - started };
+      // Until every canary is back: a repair that started between two flushes leaves the later one to another.
+      for (;;) {
+        await done;
+        const ended = performance.now();
+        done = reconciled();
+        if ((await checkCanaries(this.ipt, this.reconciler.state.desired)).wiped.length === 0) {
+          return { back: this.ipt.lastRestored - started, verified: ended - started };
+        }
+      }
     } finally {
       watchdog.stop();
+      this.watchdog = undefined;
       this.finished = undefined;
       await new Promise((r) => setTimeout(r, 150));
     }

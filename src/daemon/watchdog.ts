@@ -9,13 +9,15 @@
  *   - read-back: every readback interval, iptables-save compared with the desired rules by
  *     hash tags: catches a deleted or edited rule, a chain removed, a hook displaced;
  *   - on the nft backend, `nft monitor` (dataplane/nft-monitor.ts): any change to the
- *     tables dockward uses brings the read-back forward, debounced, to within a second.
+ *     tables dockward uses brings the read-back forward, debounced, to within a second;
+ *     a removal brings the canaries forward too, to when its burst pauses, so a wipe is
+ *     repaired without waiting for their next tick.
  * All stay quiet while an apply runs, so dockward's own writes are never mistaken for drift;
  * a read-back due then waits for the apply to end, and the monitor, paused meanwhile,
  * reports its return as a change, so the rules are read back once after the apply.
  */
 import type { Iptables } from '../dataplane/iptables.js';
-import { watchRuleChanges, type RuleMonitor } from '../dataplane/nft-monitor.js';
+import { removal, watchRuleChanges, type RuleMonitor } from '../dataplane/nft-monitor.js';
 import type { Logger } from '../log.js';
 import { canaryTag } from '../compile/canary.js';
 import { CANARY } from '../compile/names.js';
@@ -35,7 +37,9 @@ export interface WatchdogOptions {
    * Tests pass their own (or null for none).
    */
   readonly watchChanges?: ((onChange: (what: string) => void) => RuleMonitor) | null;
-  /** A change seen starts a read-back after this quiet gap... */
+  /** A removal seen makes the canaries be looked at after this quiet gap (default 50 ms)... */
+  readonly changeCanaryMs?: number;
+  /** ...and starts a read-back after this one... */
   readonly changeQuietMs?: number;
   /** ...or at the latest this long after the first change of a run of them. */
   readonly changeMaxMs?: number;
@@ -81,8 +85,15 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
   let readbackBusy = false;
   const idle = () => !o.busy() && o.desired().length > 0;
 
-  const canary = setInterval(() => {
-    if (canaryBusy || !idle()) return;
+  /** Asked for while a look was under way: it may have listed before the change, so another follows. */
+  let canaryAgain = false;
+  /** `again`: a change was seen, so a look under way does not count for it. */
+  const lookAtCanaries = (again: boolean): void => {
+    if (canaryBusy) {
+      canaryAgain ||= again;
+      return;
+    }
+    if (!idle()) return;
     canaryBusy = true;
     checkCanaries(o.iptables, o.desired()).then(({ wiped, stale }) => {
       if (!idle()) return;
@@ -93,8 +104,17 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
         o.log.warn({ stale }, 'an older copy of the rules was put back: its canary names another policy; repairing');
         o.onDrift(`drift:stale:${stale.join(',')}`);
       }
-    }, (e: Error) => o.log.warn({ err: e.message }, 'canary check failed')).finally(() => { canaryBusy = false; });
-  }, o.canaryMs);
+    }, (e: Error) => o.log.warn({ err: e.message }, 'canary check failed')).finally(() => {
+      canaryBusy = false;
+      if (canaryAgain) {
+        canaryAgain = false;
+        lookAtCanaries(false);
+      }
+    });
+  };
+  // A tick inside a burst of removals waits for its end (a look is due then): a repair that
+  // started halfway through a wipe would leave the rest of it to a second repair.
+  const canary = setInterval(() => { if (!canaryQuiet) lookAtCanaries(false); }, o.canaryMs);
 
   let soon: NodeJS.Timeout | undefined;
   let soonAt = 0;
@@ -123,12 +143,27 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
   }
   const readback = setInterval(() => readBack('timer'), o.readbackMs);
 
-  // Changes seen: read back after a quiet gap, but never later than changeMaxMs after the first.
+  // Changes seen: removals make the canaries be looked at as soon as their burst pauses (a
+  // script's `iptables -F` then `-t nat -F` come a few ms apart: both are seen by one look,
+  // and the repair's save comes later still); everything is read back after a longer quiet
+  // gap, but never later than changeMaxMs after the first change.
+  const canaryQuietMs = o.changeCanaryMs ?? 50;
   const quietMs = o.changeQuietMs ?? 100;
   const maxMs = o.changeMaxMs ?? 500;
   let firstChange = 0;
   let quiet: NodeJS.Timeout | undefined;
-  const onChange = (): void => {
+  let canaryQuiet: NodeJS.Timeout | undefined;
+  const onChange = (what: string): void => {
+    // Only a removal can take a canary away. (The monitor back after a pause, 'restarted', is
+    // the read-back's: a look at the canaries after each of dockward's own applies would cost
+    // eight listings for nothing.)
+    if (removal(what)) {
+      if (canaryQuiet) clearTimeout(canaryQuiet);
+      canaryQuiet = setTimeout(() => {
+        canaryQuiet = undefined;
+        lookAtCanaries(true);
+      }, canaryQuietMs);
+    }
     const now = Date.now();
     if (!quiet) firstChange = now;
     else clearTimeout(quiet);
@@ -153,6 +188,7 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
       clearInterval(readback);
       if (soon) clearTimeout(soon);
       if (quiet) clearTimeout(quiet);
+      if (canaryQuiet) clearTimeout(canaryQuiet);
       monitor?.stop();
     },
   };

@@ -21,6 +21,11 @@ export function relevantChange(line: string): boolean {
   return CHANGE.test(line);
 }
 
+/** A relevant change that takes something away: what a wipe is made of (dockward's own starts only add). */
+export function removal(line: string): boolean {
+  return /^(?:delete|flush|destroy) /.test(line);
+}
+
 export interface MonitorProcess {
   readonly stdout: Readable;
   /** Settles when the process ends, whatever the reason. */

@@ -1,9 +1,9 @@
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { compile } from '../../../src/compile/index.js';
 import { applyRuleset } from '../../../src/dataplane/apply.js';
-import { relevantChange, watchRuleChanges, type MonitorProcess } from '../../../src/dataplane/nft-monitor.js';
+import { relevantChange, removal, watchRuleChanges, type MonitorProcess } from '../../../src/dataplane/nft-monitor.js';
 import { readDrift } from '../../../src/daemon/drift.js';
 import { checkCanaries, startWatchdog } from '../../../src/daemon/watchdog.js';
 import { BUILTIN_DEFAULT } from '../../../src/policy/default.js';
@@ -110,6 +110,36 @@ describe('watchdog with change notifications', () => {
     }
   });
 
+  it('looks at the canaries as soon as a burst of changes pauses: a wiped table is repaired without waiting for their tick', async () => {
+    const { ipt, drifts, c, w } = await watching(() => false);
+    try {
+      // `iptables -F`: a burst of changes, the canary among them; the canary tick is a minute away.
+      ipt.flushTable('filter');
+      for (let i = 0; i < 5; i++) c.emit(`delete rule ip filter DOCKWARD-FORWARD handle ${i}`);
+      const seen = Date.now();
+      while (drifts.length === 0 && Date.now() - seen < 2_000) await sleep(5);
+      expect(drifts[0], 'the canaries, not the read-back (which says drift)').toBe('wiped:ipv4/filter');
+      expect(Date.now() - seen).toBeLessThan(1_000);
+    } finally {
+      w.stop();
+    }
+  });
+
+  it('leaves additions and the monitor\'s return after an own apply to the read-back: no canary listing for those', async () => {
+    const { ipt, drifts, c, w } = await watching(() => false);
+    try {
+      const listings = vi.spyOn(ipt, 'listChain');
+      ipt.flushTable('nat');
+      c.emit('add rule ip filter DOCKWARD-PUBLISH');
+      c.emit('restarted');
+      await sleep(700);
+      expect(drifts).toEqual(['drift']);
+      expect(listings).not.toHaveBeenCalled();
+    } finally {
+      w.stop();
+    }
+  });
+
   it('waits for a running apply before it reads back a change', async () => {
     let busy = true;
     const { ipt, drifts, c, w } = await watching(() => busy);
@@ -152,6 +182,10 @@ describe('nft monitor', () => {
     expect(relevantChange('delete table ip raw')).toBe(true);
     expect(relevantChange('add rule inet firewalld filter_INPUT accept')).toBe(false);
     expect(relevantChange('# new generation 7 by process 8685 (iptables)')).toBe(false);
+    expect(removal('flush chain ip nat DOCKWARD-PUBLISH')).toBe(true);
+    expect(removal('delete rule ip filter FORWARD handle 4')).toBe(true);
+    expect(removal('add rule ip filter DOCKWARD-PUBLISH')).toBe(false);
+    expect(removal('restarted')).toBe(false);
   });
 
   it('is started again when it dies, and says so (changes in the gap were missed)', async () => {

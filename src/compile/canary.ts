@@ -20,9 +20,14 @@ import { rule } from './rules.js';
 /** One canary chain per policy: the same object compile after compile, so an event's plan skips it. */
 const canaries = new WeakMap<Policy, Chain>();
 
-/** 16 hex characters naming the policy: the same policy gives the same digest in any process. */
+/**
+ * 16 hex characters naming the policy: the same policy gives the same digest in any process.
+ * Not where it was read from: `plan --policy policy.yaml` beside a daemon started with the
+ * absolute path must see the same canaries, or the two would take turns rewriting them.
+ */
 export function policyDigest(policy: Policy): string {
-  return fastHash(JSON.stringify(policy));
+  const { origin: _where, ...substance } = policy;
+  return fastHash(JSON.stringify(substance));
 }
 
 function canaryOf(policy: Policy): Chain {

@@ -168,7 +168,9 @@ export class Reconciler {
   private async compileAndApply(inventory: Inventory, reasons: readonly string[], started: number): Promise<boolean> {
     const ipsets = await this.existingSets(reasons);
     const compiled = compile(inventory, this.state.policy, { ...DEFAULT_OPTIONS, ...(ipsets ? { ipsets } : {}) }, this.cache);
-    for (const note of compiled.notes) this.deps.log.warn({ note }, 'left out of the rules');
+    // Said once, when it first applies: the resync every 30 s would repeat it thousands of times a day. `status` lists them all.
+    const said = new Set(this.state.notes);
+    for (const note of compiled.notes) if (!said.has(note)) this.deps.log.warn({ note }, 'left out of the rules');
     this.state.notes = compiled.notes;
     // dockward's own sets are loaded before the rules that match them (dataplane/ipset.ts).
     const sets = await this.loadOwnSets(compiled, reasons);

@@ -43,6 +43,8 @@ export interface RuleMonitorOptions {
 }
 
 export interface RuleMonitor {
+  /** Whether a monitor process is running now (not paused, not dead and waiting for its restart). */
+  listening(): boolean;
   /** Stop watching for now (dockward's own apply runs). */
   pause(): void;
   /** Watch again; reported as a change ('restarted'), since the pause may have hidden one. */
@@ -85,6 +87,7 @@ export function watchRuleChanges(o: RuleMonitorOptions): RuleMonitor {
     if (restart) o.onChange('restarted');
     void proc.ended.then(() => {
       if (stopped || current !== proc) return;
+      current = undefined;
       o.log.warn({}, 'nft monitor ended; restarting it with backoff (read-back timer meanwhile)');
       again(started);
     });
@@ -98,6 +101,7 @@ export function watchRuleChanges(o: RuleMonitorOptions): RuleMonitor {
 
   start(false);
   return {
+    listening: () => current !== undefined,
     pause() {
       if (paused || stopped) return;
       paused = true;

@@ -33,6 +33,26 @@ describe('reconciler', () => {
     expect(r.state.stats).toEqual({ containers: 1, mappings: 1, rules: expect.any(Number) });
   });
 
+  it('logs what is left out of the rules when it first applies, not again at every resync', async () => {
+    const lines: { msg: string; note?: string }[] = [];
+    const capture = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
+    const odd = network(2, { bridge: 'not a name!' });
+    let inv = inventory([net, odd], [container(1, net, [tcp(443)])]);
+    const r = new Reconciler({ readInventory: async () => inv, iptables: new FakeIptables(), log: capture }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    await r.reconcile(['resync']);
+    await r.reconcile(['resync']);
+    const leftOut = () => lines.filter((l) => l.msg === 'left out of the rules').map((l) => l.note);
+    expect(leftOut()).toEqual([expect.stringContaining('bridge name is not a valid interface name')]);
+    expect(r.state.notes, 'status still lists it').toHaveLength(1);
+    // Gone, then back: said again.
+    inv = inventory([net], [container(1, net, [tcp(443)])]);
+    await r.reconcile(['resync']);
+    inv = inventory([net, odd], [container(1, net, [tcp(443)])]);
+    await r.reconcile(['resync']);
+    expect(leftOut()).toHaveLength(2);
+  });
+
   it('keeps the rules in force when Docker does not answer, instead of reading "no containers"', async () => {
     const ipt = new FakeIptables();
     const r = new Reconciler({ readInventory: docker(withWeb, new Error('connect ECONNREFUSED')), iptables: ipt, log }, BUILTIN_DEFAULT);

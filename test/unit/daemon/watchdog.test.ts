@@ -32,6 +32,8 @@ describe('canaries', () => {
     expect(canary(v4(narrowed), 'raw')).not.toBe(canary(v4(), 'raw'));
     const more = compile(inventory([net], [container(1, net, [tcp(443)]), container(2, net, [tcp(8443)])]), BUILTIN_DEFAULT).rulesets[0]!;
     expect(canary(more, 'filter')).toBe(canary(v4(), 'filter'));
+    // The same policy read through another spelling of its path: the same canaries.
+    expect(canary(v4({ ...narrowed, origin: '../etc/dockward/policy.yaml' }), 'filter')).toBe(canary(v4(narrowed), 'filter'));
   });
 
   it('tell a wiped table from an older copy of the rules put back', async () => {
@@ -76,7 +78,7 @@ function changes() {
   const source = (cb: (what: string) => void) => {
     emit = cb;
     // Like nft-monitor.ts: coming back from a pause counts as a change.
-    return { stop: () => undefined, pause: () => undefined, resume: () => cb('restarted') };
+    return { listening: () => true, stop: () => undefined, pause: () => undefined, resume: () => cb('restarted') };
   };
   return { source, emit: (w: string) => emit(w) };
 }
@@ -157,6 +159,25 @@ describe('watchdog with change notifications', () => {
   });
 });
 
+describe('canary ticks', () => {
+  async function listingsIn(ms: number, watchChanges: ReturnType<typeof changes>['source'] | null) {
+    const desired = v4();
+    const ipt = await live(desired);
+    const listings = vi.spyOn(ipt, 'listChain');
+    const w = startWatchdog({ iptables: ipt, log, desired: () => [desired], busy: () => false, onDrift: () => undefined,
+      canaryMs: 20, canaryWatchedMs: 10_000, readbackMs: 60_000, watchChanges });
+    await sleep(ms);
+    w.stop();
+    return listings.mock.calls.length;
+  }
+
+  it('look every canaryMs without a change monitor, and only as a fallback while one listens', async () => {
+    // One listing per table: four per look at an IPv4 ruleset.
+    expect(await listingsIn(300, null)).toBeGreaterThanOrEqual(4 * 5);
+    expect(await listingsIn(300, changes().source)).toBe(4);
+  });
+});
+
 describe('watchdog around an apply', () => {
   it('reads back once the apply is over, so a foreign edit made during it (unwatched) is still found', async () => {
     let busy = false;
@@ -202,9 +223,13 @@ describe('nft monitor', () => {
     try {
       procs[0]!.out.write('delete rule ip filter FORWARD handle 4\nadd rule inet other x\n');
       await sleep(20);
+      expect(m.listening()).toBe(true);
       procs[0]!.end();
+      await sleep(5);
+      expect(m.listening(), 'dead, waiting for its restart: the canary ticks are the watch meanwhile').toBe(false);
       await sleep(100);
       expect(procs).toHaveLength(2);
+      expect(m.listening()).toBe(true);
       expect(seen).toEqual(['delete rule ip filter FORWARD handle 4', 'restarted']);
       // Paused while dockward applies: no monitor runs, and none is started behind its back.
       m.pause();

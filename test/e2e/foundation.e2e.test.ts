@@ -301,12 +301,18 @@ rules:
     }
   });
 
-  it('run --flush-on-exit removes its rules on SIGTERM', async () => {
-    const daemon = startDockward(lab, ['--state-dir', files.dir, '--flush-on-exit']);
+  it('run --flush-on-exit removes its rules and its own ipsets on SIGTERM', async () => {
+    // A zone with more sources than fit in rules becomes an ipset of dockward's own; the external link is among them.
+    const many = ['198.51.100.0/24', ...Array.from({ length: 40 }, (_, i) => `10.200.${i}.0/24`)];
+    const policy = files.policy('many.yaml', `version: 1\nzones:\n  many: { sources: [${many.join(', ')}] }\ndefaults: { published: deny }\nrules:\n  - { from: [zone:many] }\n`);
+    const daemon = startDockward(lab, ['--policy', policy, '--state-dir', files.dir, '--flush-on-exit']);
     await eventually(async () => (await lab.http('external', `http://${EXT}:8080/`)) === 'web', 5000);
+    const sets = async () => (await lab.inHost('ipset', ['list', '-n'])).stdout.split('\n').filter((n) => n.startsWith('DOCKWARD-'));
+    expect(await sets(), 'the zone is an own set while it runs').toHaveLength(1);
     expect(await daemon.stop()).toBe(0);
     const rules = (await lab.inHost('iptables-save', [])).stdout;
     expect(rules).not.toContain('DOCKWARD');
     expect(rules).not.toContain('DW:');
+    expect(await sets()).toEqual([]);
   });
 });

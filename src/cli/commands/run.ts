@@ -3,8 +3,9 @@
  * applied. SIGHUP reloads the policy; SIGTERM/SIGINT stop and leave the rules in force,
  * unless --flush-on-exit.
  */
-import { flushFamily } from '../../dataplane/apply.js';
 import { systemConntrack } from '../../dataplane/conntrack.js';
+import { systemIpset } from '../../dataplane/ipset.js';
+import { removeAll } from '../../dataplane/remove-all.js';
 import { startDaemon } from '../../daemon/daemon.js';
 import { StateDir } from '../../daemon/state-file.js';
 import { createLogger } from '../../log.js';
@@ -35,8 +36,8 @@ export async function run(request: Request): Promise<number> {
   const signal = await stopped;
   await daemon.stop();
   if (request.flushOnExit) {
-    for (const family of ['ipv4', 'ipv6'] as const) await flushFamily(ipt, family);
-    log.info({ signal }, 'stopped; rules removed (--flush-on-exit)');
+    const { sets } = await removeAll(ipt, systemIpset());
+    log.info({ signal, ...(sets.length > 0 ? { sets } : {}) }, 'stopped; rules removed (--flush-on-exit)');
   } else {
     log.info({ signal }, 'stopped; rules stay in force');
   }

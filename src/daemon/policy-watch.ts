@@ -5,8 +5,13 @@
  * reason to stop watching: the nearest existing ancestor is watched instead, and the watch
  * moves down as the directories appear (or back up when they are removed), so a policy
  * created later in /etc/dockward is still seen.
+ *
+ * A policy reached through a symlink (a config-management checkout, a Kubernetes-style
+ * `..data` swap) changes where no watched name does: its target is edited, or a link
+ * further along is swapped. So the file as it resolves is also looked at every second
+ * (one stat), and a change no event announced counts too.
  */
-import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, relative, sep } from 'node:path';
 import { loadPolicy, type LoadResult } from '../policy/load.js';
 
@@ -17,16 +22,36 @@ export function watchedDirOf(file: string, exists: (path: string) => boolean = e
   return dir;
 }
 
-export function watchPolicyFile(file: string, onChange: () => void, settleMs = 200): { stop(): void } {
+/** What the file resolves to, as far as a change goes: '' when it does not exist. */
+function resolvedState(file: string): string {
+  try {
+    const s = statSync(file);
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return '';
+  }
+}
+
+export function watchPolicyFile(file: string, onChange: () => void, settleMs = 200, pollMs = 1_000): { stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
   let watched = '';
   let stopped = false;
+  /** The resolved file when the last change was reported: the poll reports only what no event did. */
+  let reported = resolvedState(file);
 
   const changed = (): void => {
     if (timer) clearTimeout(timer);
-    timer = setTimeout(onChange, settleMs);
+    timer = setTimeout(() => {
+      timer = undefined;
+      reported = resolvedState(file);
+      onChange();
+    }, settleMs);
   };
+  const poll = setInterval(() => {
+    if (!timer && resolvedState(file) !== reported) changed();
+  }, pollMs);
+  poll.unref();
 
   /** Names in `watched` that matter: the file itself, or the next directory on the way to it. */
   const concerns = (name: string | null): boolean => {
@@ -64,6 +89,7 @@ export function watchPolicyFile(file: string, onChange: () => void, settleMs = 2
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      clearInterval(poll);
       watcher?.close();
     },
   };

@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/temp.js';
@@ -34,6 +34,39 @@ describe('watching the policy file', () => {
       expect(seen.count()).toBe(3);
     } finally {
       seen.stop();
+    }
+  });
+
+  it('sees a change through a symlink: its target edited in place (in another directory or the same), its link swapped', async () => {
+    const dir = tempDir('dw-watch-');
+    const checkout = join(dir, 'checkout');
+    mkdirSync(checkout);
+    const target = join(checkout, 'pol-b.yaml');
+    const other = join(dir, 'pol-c.yaml');
+    writeFileSync(target, 'version: 1\n');
+    writeFileSync(other, 'version: 1\n# c\n');
+    const file = join(dir, 'policy.yaml');
+    symlinkSync(target, file);
+    let count = 0;
+    const watch = watchPolicyFile(file, () => { count++; }, 50, 100);
+    const seen = async (n: number) => {
+      const since = Date.now();
+      while (count < n && Date.now() - since < 2_000) await new Promise((r) => setTimeout(r, 20));
+      return count;
+    };
+    try {
+      writeFileSync(target, 'version: 1\n# edited behind the link\n');
+      expect(await seen(1)).toBe(1);
+      // Another link to another file, swapped in by rename (as `ln -sfn` does).
+      symlinkSync(other, join(dir, 'policy.yaml.new'));
+      renameSync(join(dir, 'policy.yaml.new'), file);
+      expect(await seen(2)).toBe(2);
+      writeFileSync(other, 'version: 1\n# c, edited\n');
+      expect(await seen(3)).toBe(3);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(count, 'each change reported once').toBe(3);
+    } finally {
+      watch.stop();
     }
   });
 

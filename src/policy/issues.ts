@@ -136,10 +136,12 @@ function rootKeyIssues(iss: core.$ZodIssueUnrecognizedKeys): PolicyIssue[] {
 
 /** A branch that failed on the value's kind (a map given where a word was expected counts too: `published: { … }`). */
 function isTypeMismatch(branch: readonly core.$ZodIssue[]): boolean {
-  const only = branch.length === 1 ? branch[0] : undefined;
-  if (!only || only.path.length > 0) return false;
-  const input = (only as { input?: unknown }).input;
-  return only.code === 'invalid_type' || (only.code === 'invalid_value' && typeof input === 'object' && input !== null);
+  const first = branch[0];
+  if (!first || first.path.length > 0) return false;
+  // A list's length check reports beside its type check ("" for a list: not a list, and too short).
+  if (first.code === 'invalid_type') return true;
+  const input = (first as { input?: unknown }).input;
+  return branch.length === 1 && first.code === 'invalid_value' && typeof input === 'object' && input !== null;
 }
 
 function unionMessage(iss: core.$ZodIssueInvalidUnion): string {

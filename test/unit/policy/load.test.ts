@@ -352,6 +352,20 @@ rules:
     expect(problems(rule0('containers: 42'))).toEqual([
       'policy.yaml: rules[0].containers: must be a string, a map or a list (got 42)',
     ]);
+    // A string is one of the forms: what is wrong with this one, not a list of the forms.
+    expect(problems(rule0('containers: ""'))).toEqual([
+      'policy.yaml: rules[0].containers: a container name pattern must not be empty',
+    ]);
+  });
+
+  it('refuses two rules of one name in a list, beside any other problem (a name stands for one rule in comments and logs)', () => {
+    const text = 'version: 1\nrules:\n  - { name: web, ports: [443] }\n  - { name: api, ports: [70000] }\n  - { name: web, from: [192.0.2.7] }\n'
+      + 'egress:\n  - { name: web, ports: [25] }\nconnections:\n  - { name: db, from: a, to: b }\n  - { name: db, from: a, to: c }\n';
+    expect(problems(text)).toEqual([
+      'policy.yaml: rules[1].ports[0]: port 70000 out of range 1-65535',
+      'policy.yaml: rules[2].name: "web" is already the name of rules[0]: names must be unique',
+      'policy.yaml: connections[1].name: "db" is already the name of connections[0]: names must be unique',
+    ]);
   });
 
   it('refuses values of the wrong shape with what was expected and what was found', () => {

@@ -6,6 +6,7 @@
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { LAB_ADDR, startLab, type Lab, type ProbeFrom } from './index.js';
+import { startDemoContainers } from './demo-set.js';
 
 const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
 const POLICY = fileURLToPath(new URL('../../examples/policy.yaml', import.meta.url));
@@ -49,12 +50,7 @@ async function main(): Promise<void> {
   console.log('starting a lab: dockerd with --iptables=false in a network namespace, two client links ...');
   const lab = await startLab();
   try {
-    await Promise.all([
-      lab.runHttp('web', { publish: ['443:80', '8080:80'] }),
-      lab.runHttp('admin', { publish: ['9000:80'] }),
-      lab.runUdpEcho('dns', { publish: ['5353:5353/udp'] }),
-      lab.runHttp('client'),
-    ]);
+    await startDemoContainers(lab);
     console.log(`\nbefore dockward (Docker's own rules are off, so nothing is published):\n${(await matrix(lab)).join('\n')}`);
     const applied = await lab.inHost(process.execPath, [CLI, 'apply', '--policy', POLICY, '--docker-host', lab.dockerHost]);
     console.log(`\n$ dockward apply --policy examples/policy.yaml\n${applied.stdout.trim()}`);

@@ -213,3 +213,40 @@ describe('lab variants', () => {
     expect(rootAfter).toBe(rootBefore);
   });
 });
+
+describe('npm run lab', () => {
+  it('prints commands that work as printed, and Ctrl-C removes everything it made', async () => {
+    const shell = execa(process.execPath, [new URL('../../dist/lab/shell.js', import.meta.url).pathname], { reject: false, buffer: false });
+    let printed = '';
+    const shown = new Promise<void>((resolve) => {
+      shell.stdout!.on('data', (d: Buffer) => {
+        printed += d.toString();
+        if (printed.includes('Ctrl-C here')) resolve();
+      });
+    });
+    let run: ReturnType<typeof execa> | undefined;
+    try {
+      await Promise.race([shown, shell.then(() => { throw new Error(`lab shell ended early:\n${printed}`); })]);
+      const id = /lab (\w+) is up/.exec(printed)?.[1] ?? '';
+      const line = (needle: string) => printed.split('\n').find((l) => l.includes(needle))?.trim() ?? '';
+      const internet = line(`http://${LAB_ADDR.external.host}:443/`);
+      expect(id).not.toBe('');
+      expect((await execa('sh', ['-c', internet], { reject: false })).stdout, 'nothing published before dockward runs').toBe('');
+      run = execa('sh', ['-c', `exec ${line(' run --policy ')}`], { reject: false });
+      let answer = '';
+      for (const deadline = Date.now() + 20_000; answer !== 'web' && Date.now() < deadline;) {
+        answer = (await execa('sh', ['-c', internet], { reject: false })).stdout;
+      }
+      expect(answer, 'the internet client reaches web:443 under examples/policy.yaml').toBe('web');
+      run.kill('SIGTERM');
+      await run;
+      shell.kill('SIGINT');
+      await shell;
+      expect(listNetns().filter((n) => n.endsWith(`-${id}`))).toEqual([]);
+    } finally {
+      run?.kill('SIGKILL');
+      shell.kill('SIGINT');
+      await shell;
+    }
+  });
+});

@@ -39,8 +39,6 @@ function portRange(protocol: Protocol, first: string, last: string | undefined):
 }
 
 function portNumber(text: string): Checked<number> {
-  // "080" would read as 80 here and as octal or an error elsewhere: say what is meant.
-  if (/^0\d/.test(text)) return fail(`port ${text} has a leading zero: write ${Number(text)}`);
   const n = Number(text);
   if (!Number.isInteger(n)) return fail(`port ${text} is not a whole number`);
   if (n < 1 || n > 65535) return fail(`port ${text} out of range 1-65535`);

@@ -31,30 +31,13 @@ export function policyFileSchema(zoneNames: readonly string[]) {
     version: z.literal(1, { error: (iss) => (iss.input === undefined ? 'is required and must be 1' : undefined) }),
     zones: zones.default({}),
     defaults: strictMap({ published: defaultAction.default('allow'), outbound: defaultAction.optional() }).default({ published: 'allow' }),
-    rules: namedList('rules', rule(zoneNames)).default([]),
+    rules: z.array(rule(zoneNames)).default([]),
     networks: networks.optional(),
-    connections: namedList('connections', connection).optional(),
-    egress: namedList('egress', egressRule(zoneNames)).optional(),
+    connections: z.array(connection).optional(),
+    egress: z.array(egressRule(zoneNames)).optional(),
     host: hostSection(zoneNames).optional(),
     labels: labelsSection.optional(),
   });
-}
-
-/**
- * A list of rules whose names are unique: a name stands for one rule in comments, logs and
- * `explain`, and two rules of one name would read as one.
- */
-function namedList<T extends z.ZodType<{ name?: string | undefined }>>(section: string, item: T) {
-  return z.array(item).superRefine((items, ctx) => {
-    const first = new Map<string, number>();
-    items.forEach((entry: { name?: unknown } | undefined, i) => {
-      // Checked beside any other problem in the list, so entries may be raw here.
-      if (typeof entry?.name !== 'string') return;
-      const earlier = first.get(entry.name);
-      if (earlier === undefined) first.set(entry.name, i);
-      else ctx.issues.push({ code: 'custom', message: `${quote(entry.name)} is already the name of ${section}[${earlier}]: names must be unique`, input: entry.name, path: [i, 'name'] });
-    });
-  }, { when: (payload) => Array.isArray(payload.value) });
 }
 
 export type PolicyFile = z.output<ReturnType<typeof policyFileSchema>>;
@@ -239,9 +222,9 @@ function inputRule(zoneNames: readonly string[]) {
 
 function hostSection(zoneNames: readonly string[]) {
   return strictMap({
-    toContainers: namedList('host.toContainers', hostRule).optional(),
+    toContainers: z.array(hostRule).optional(),
     manage: z.boolean().default(false),
-    input: namedList('host.input', inputRule(zoneNames)).optional(),
+    input: z.array(inputRule(zoneNames)).optional(),
     default: defaultAction.optional(),
   }).superRefine(
     (value, ctx) => {

@@ -1,17 +1,17 @@
 import { formatIssues } from '../../policy/issues.js';
-import { shadowWarnings } from '../../policy/shadow.js';
+import { policyWarnings } from '../../policy/warnings.js';
 import type { Policy } from '../../policy/types.js';
 import type { Request } from '../args.js';
 import { policyOf } from '../context.js';
 
 /**
  * Validate the policy; print what it holds. Bad input throws InputError (exit 2). Rules
- * that can never decide (an earlier rule matches all their traffic) are warnings on
+ * that can never decide (an earlier rule matches all their traffic) and two rules of one name in a list are warnings on
  * stderr: the policy is valid, and the exit code stays 0.
  */
 export async function check(request: Request): Promise<number> {
   const policy = await policyOf(request);
-  const warnings = shadowWarnings(policy);
+  const warnings = policyWarnings(policy);
   if (warnings.length > 0) {
     process.stderr.write(`${formatIssues(policy.origin, warnings).split('\n').map((l) => `warning: ${l}`).join('\n')}\n`);
   }

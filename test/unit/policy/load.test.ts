@@ -358,15 +358,6 @@ rules:
     ]);
   });
 
-  it('refuses two rules of one name in a list, beside any other problem (a name stands for one rule in comments and logs)', () => {
-    const text = 'version: 1\nrules:\n  - { name: web, ports: [443] }\n  - { name: api, ports: [70000] }\n  - { name: web, from: [192.0.2.7] }\n'
-      + 'egress:\n  - { name: web, ports: [25] }\nconnections:\n  - { name: db, from: a, to: b }\n  - { name: db, from: a, to: c }\n';
-    expect(problems(text)).toEqual([
-      'policy.yaml: rules[1].ports[0]: port 70000 out of range 1-65535',
-      'policy.yaml: rules[2].name: "web" is already the name of rules[0]: names must be unique',
-      'policy.yaml: connections[1].name: "db" is already the name of connections[0]: names must be unique',
-    ]);
-  });
 
   it('refuses values of the wrong shape with what was expected and what was found', () => {
     const text = 'version: 1\nzones: [office]\nrules:\n  - just-a-string\n  - from: any\n';

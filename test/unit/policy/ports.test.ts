@@ -31,11 +31,6 @@ describe('port specs', () => {
     expect(parsePortSpec('8000-65536/tcp')).toEqual({ ok: false, error: 'port 65536 out of range 1-65535' });
   });
 
-  it('rejects a leading zero, which other tools read as octal', () => {
-    expect(parsePortSpec('080')).toEqual({ ok: false, error: 'port 080 has a leading zero: write 80' });
-    expect(parsePortSpec('8000-08100/udp')).toEqual({ ok: false, error: 'port 08100 has a leading zero: write 8100' });
-  });
-
   it('rejects a range whose first port is above its last as empty', () => {
     expect(parsePortSpec('9000-8000/tcp')).toEqual({ ok: false, error: 'empty range 9000-8000' });
   });

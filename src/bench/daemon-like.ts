@@ -122,7 +122,8 @@ export class DaemonLike {
       const started = performance.now();
       await flush();
       // Until every canary is back: a repair that started between two flushes leaves the later one to another.
-      for (;;) {
+      for (const deadline = started + 60_000; ;) {
+        if (performance.now() > deadline) throw new Error('the rules were not back within 60 s of the flush');
         await done;
         const ended = performance.now();
         done = reconciled();

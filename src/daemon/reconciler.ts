@@ -77,7 +77,7 @@ export interface ReconcilerDeps {
   readonly onInventory?: (inventory: Inventory) => Promise<void>;
   /** Called after an apply planned against the assumed live state: verify soon, off the hot path. */
   readonly onHotApply?: () => void;
-  /** Called before and after the restores of a full apply (start, resync, repair): the change monitor pauses meanwhile. */
+  /** Called before and after the restores of a full apply that writes (start, a resync that finds a difference, repair): the change monitor pauses meanwhile. */
   readonly onFullWrite?: (writing: boolean) => void;
   /** Called when a hot apply left deletions for later: a cleanup reconcile is due (off the hot path). */
   readonly onDeferred?: () => void;
@@ -178,19 +178,24 @@ export class Reconciler {
     // Each family is its own transaction, run side by side (iptables and ip6tables share
     // nothing but the xtables lock, which `-w` waits for): one failing leaves the other
     // applied, and is reported.
-    // A full rewrite is not watched for changes (they would all be dockward's own); a hot
-    // apply's few lines are, and the read-back it asks for looks at them anyway.
-    const full = !isHot(reasons) || compiled.rulesets.some((r) => !this.applied.has(r.family));
-    if (full) this.deps.onFullWrite?.(true);
+    // A full apply that writes is not watched for changes (they would all be dockward's
+    // own); a hot apply's few lines are, and the read-back it asks for looks at them anyway.
+    // One that finds nothing to write (most resyncs) leaves the watch alone.
+    let writing = false;
+    const beforeWrite = () => {
+      if (writing) return;
+      writing = true;
+      this.deps.onFullWrite?.(true);
+    };
     const outcomes = await Promise.all(compiled.rulesets.map(async (ruleset) => {
       try {
-        return { result: await this.applyOne(ruleset, reasons) };
+        return { result: await this.applyOne(ruleset, reasons, beforeWrite) };
       } catch (error) {
         const detail = error instanceof RestoreError ? { stderr: error.stderr, excerpt: error.excerpt } : {};
         this.deps.log.error({ reasons, family: ruleset.family, ...detail }, `apply failed (${ruleset.family}), previous rules kept`);
         return { failure: `${ruleset.family}: ${(error as Error).message}` };
       }
-    })).finally(() => { if (full) this.deps.onFullWrite?.(false); });
+    })).finally(() => { if (writing) this.deps.onFullWrite?.(false); });
     const failures = outcomes.flatMap((o) => (o.failure ? [o.failure] : []));
     const applied = outcomes.flatMap((o) => (o.result ? [o.result.applied] : []));
     const changes = outcomes.reduce((n, o) => n + (o.result?.changes.length ?? 0), 0);
@@ -268,7 +273,7 @@ export class Reconciler {
    * hot path) and ask for a read-back soon; everything else — start, resync, drift, a retry
    * — reads the live rules first. A hot restore that fails falls back to the full path.
    */
-  private async applyOne(ruleset: Ruleset, reasons: readonly string[]): Promise<ApplyResult> {
+  private async applyOne(ruleset: Ruleset, reasons: readonly string[], beforeWrite: () => void): Promise<ApplyResult> {
     const last = this.applied.get(ruleset.family);
     const desired = last ? last.skipped.reduce(withoutProtocol, ruleset) : ruleset;
     const hot = last !== undefined && isHot(reasons);
@@ -286,7 +291,7 @@ export class Reconciler {
         return this.logApply(ruleset, reasons, fast);
       }
     }
-    const result = await applyRuleset(this.deps.iptables, ruleset, this.now);
+    const result = await applyRuleset(this.deps.iptables, ruleset, this.now, { beforeWrite });
     const skipped = result.skipped.length > 0 ? result.skipped : last?.skipped ?? [];
     this.applied.set(ruleset.family, { assumed: assumedAfter(result.applied), skipped });
     return this.logApply(ruleset, reasons, result);

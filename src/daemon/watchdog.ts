@@ -1,7 +1,8 @@
 /**
  * Detection of what others do to the rules. Three layers, so that a repair is a response to
  * something seen, never a blind re-apply:
- *   - canaries: every few hundred ms, one cheap `iptables -S DOCKWARD-CANARY` per table;
+ *   - canaries: every 250 ms (every 2 s while `nft monitor` listens, below), one cheap
+ *     `iptables -S DOCKWARD-CANARY` per table;
  *     the canary chain holds one rule, so a flush (-F), a table wiped alone, a restore
  *     without --noflush or `nft flush ruleset` all make it fail; and its comment names the
  *     policy in force (compile/canary.ts), so an older copy of dockward's rules from
@@ -100,11 +101,18 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
       canaryAgain ||= again;
       return;
     }
-    if (!idle()) return;
+    // Not now (an apply runs): the next tick looks, however long the fallback interval.
+    if (!idle()) {
+      lastLook = 0;
+      return;
+    }
     canaryBusy = true;
     lastLook = Date.now();
     checkCanaries(o.iptables, o.desired()).then(({ wiped, stale }) => {
-      if (!idle()) return;
+      if (!idle()) {
+        lastLook = 0;
+        return;
+      }
       if (wiped.length > 0) {
         o.log.warn({ wiped, ...(stale.length ? { stale } : {}) }, 'rules wiped by someone else: canary gone; repairing');
         o.onDrift(`wiped:${wiped.join(',')}`);
@@ -161,9 +169,12 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
   // and the repair's save comes later still); everything is read back after a longer quiet
   // gap, but never later than changeMaxMs after the first change.
   const canaryQuietMs = o.changeCanaryMs ?? 50;
+  /** A burst of removals that does not pause (nft printing a wipe of 10,000 containers) is looked at by then. */
+  const canaryMaxMs = 200;
   const quietMs = o.changeQuietMs ?? 100;
   const maxMs = o.changeMaxMs ?? 500;
   let firstChange = 0;
+  let firstRemoval = 0;
   let quiet: NodeJS.Timeout | undefined;
   let canaryQuiet: NodeJS.Timeout | undefined;
   const onChange = (what: string): void => {
@@ -171,11 +182,13 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
     // the read-back's: a look at the canaries after each of dockward's own applies would cost
     // eight listings for nothing.)
     if (removal(what)) {
+      const now = Date.now();
       if (canaryQuiet) clearTimeout(canaryQuiet);
+      else firstRemoval = now;
       canaryQuiet = setTimeout(() => {
         canaryQuiet = undefined;
         lookAtCanaries(true);
-      }, canaryQuietMs);
+      }, Math.max(0, Math.min(canaryQuietMs, firstRemoval + canaryMaxMs - now)));
     }
     const now = Date.now();
     if (!quiet) firstChange = now;

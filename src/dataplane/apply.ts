@@ -69,7 +69,14 @@ export function withoutProtocol(ruleset: Ruleset, protocol: string): Ruleset {
  * Apply, and when the kernel refuses the rules of an optional protocol (no SCTP module),
  * apply again without them: that protocol's publications fail alone, never the whole load.
  */
-export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => number = Date.now, options = { verify: true }): Promise<ApplyResult> {
+export interface FullApplyOptions {
+  /** Read the rules back after a write (default true). */
+  readonly verify?: boolean;
+  /** Called just before a restore is written; not when nothing differs. */
+  readonly beforeWrite?: () => void;
+}
+
+export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => number = Date.now, options: FullApplyOptions = {}): Promise<ApplyResult> {
   const started = now();
   const skipped: string[] = [];
   let ruleset = desired;
@@ -78,7 +85,10 @@ export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => n
     // Exclusive host mode replaces the tables whole (ruleset/exclusive.ts).
     const plan = ruleset.exclusive ? planExclusive(ruleset, live) : planRestore(ruleset, live);
     try {
-      if (plan.text !== '') await ipt.restore(ruleset.family, plan.text, { whole: ruleset.exclusive === true });
+      if (plan.text !== '') {
+        options.beforeWrite?.();
+        await ipt.restore(ruleset.family, plan.text, { whole: ruleset.exclusive === true });
+      }
     } catch (error) {
       const protocol = refusedProtocol(error, plan.text);
       if (!protocol || skipped.includes(protocol)) throw error;
@@ -86,7 +96,7 @@ export async function applyRuleset(ipt: Iptables, desired: Ruleset, now: () => n
       ruleset = withoutProtocol(ruleset, protocol);
       continue;
     }
-    if (plan.text !== '' && options.verify) {
+    if (plan.text !== '' && options.verify !== false) {
       const remaining = await liveDrift(ipt, ruleset);
       if (remaining.length > 0) throw new VerifyError(ruleset.family, remaining);
     }

@@ -21,7 +21,7 @@ export function relevantChange(line: string): boolean {
   return CHANGE.test(line);
 }
 
-/** A relevant change that takes something away: what a wipe is made of (dockward's own starts only add). */
+/** A relevant change that takes something away: what a wipe is made of (of dockward's own hot applies, only a stop's). */
 export function removal(line: string): boolean {
   return /^(?:delete|flush|destroy) /.test(line);
 }
@@ -40,10 +40,16 @@ export interface RuleMonitorOptions {
   readonly spawn?: () => MonitorProcess;
   readonly backoffMinMs?: number;
   readonly backoffMaxMs?: number;
+  /** How long after its start a monitor is taken to listen (default 5 s). */
+  readonly startMs?: number;
 }
 
 export interface RuleMonitor {
-  /** Whether a monitor process is running now (not paused, not dead and waiting for its restart). */
+  /**
+   * Whether a monitor reports changes now: running (not paused, not dead and waiting for its
+   * restart) and past its start, during which `nft monitor` reads the whole ruleset before
+   * it subscribes (a few seconds on a large host), so changes in that time are missed.
+   */
   listening(): boolean;
   /** Stop watching for now (dockward's own apply runs). */
   pause(): void;
@@ -68,7 +74,9 @@ export function watchRuleChanges(o: RuleMonitorOptions): RuleMonitor {
   let stopped = false;
   let paused = false;
   let current: MonitorProcess | undefined;
+  let currentSince = 0;
   let timer: NodeJS.Timeout | undefined;
+  const startMs = o.startMs ?? 5_000;
 
   const start = (restart: boolean): void => {
     if (stopped || paused) return;
@@ -81,6 +89,7 @@ export function watchRuleChanges(o: RuleMonitorOptions): RuleMonitor {
       return again(started);
     }
     current = proc;
+    currentSince = started;
     createInterface({ input: proc.stdout }).on('line', (line) => {
       if (relevantChange(line)) o.onChange(line);
     });
@@ -101,7 +110,7 @@ export function watchRuleChanges(o: RuleMonitorOptions): RuleMonitor {
 
   start(false);
   return {
-    listening: () => current !== undefined,
+    listening: () => current !== undefined && Date.now() - currentSince >= startMs,
     pause() {
       if (paused || stopped) return;
       paused = true;

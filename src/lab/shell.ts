@@ -35,11 +35,12 @@ function howTo(lab: Lab): string {
 }
 
 async function main(): Promise<void> {
-  console.log('starting a lab: dockerd with --iptables=false in a network namespace, two client links ...');
-  const lab = await startLab();
+  // Before the lab exists: Ctrl-C while it starts must still end in its removal, not kill the process with it half made.
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => resolve(signal));
   });
+  console.log('starting a lab: dockerd with --iptables=false in a network namespace, two client links ...');
+  const lab = await startLab();
   try {
     await startDemoContainers(lab);
     console.log(howTo(lab));

@@ -215,7 +215,7 @@ describe('lab variants', () => {
 });
 
 describe('npm run lab', () => {
-  it('prints commands that work as printed, and Ctrl-C removes everything it made', async () => {
+  it('prints a dockward run and a traffic command that work as printed, and Ctrl-C removes everything it made', async () => {
     const shell = execa(process.execPath, [new URL('../../dist/lab/shell.js', import.meta.url).pathname], { reject: false, buffer: false });
     let printed = '';
     const shown = new Promise<void>((resolve) => {
@@ -236,6 +236,7 @@ describe('npm run lab', () => {
       let answer = '';
       for (const deadline = Date.now() + 20_000; answer !== 'web' && Date.now() < deadline;) {
         answer = (await execa('sh', ['-c', internet], { reject: false })).stdout;
+        if (answer !== 'web') await new Promise((r) => setTimeout(r, 200));
       }
       expect(answer, 'the internet client reaches web:443 under examples/policy.yaml').toBe('web');
       run.kill('SIGTERM');

@@ -53,6 +53,23 @@ describe('reconciler', () => {
     expect(leftOut()).toHaveLength(2);
   });
 
+  it('pauses the change watch only around full applies that write: not for a resync that finds nothing, nor for a hot apply', async () => {
+    const ipt = new FakeIptables();
+    const paused: boolean[] = [];
+    let inv = withWeb;
+    const r = new Reconciler({ readInventory: async () => inv, iptables: ipt, log, onFullWrite: (w) => paused.push(w) }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    expect(paused, 'the first apply writes').toEqual([true, false]);
+    await r.reconcile(['resync']);
+    expect(paused, 'nothing to write').toHaveLength(2);
+    inv = inventory([net], [container(1, net, [tcp(443)]), container(2, net, [tcp(8443)])]);
+    await r.reconcile([`docker:container:start:${inv.containers[1]!.id}`]);
+    expect(paused, 'a hot apply is watched').toHaveLength(2);
+    ipt.flushTable('nat');
+    await r.reconcile(['wiped:ipv4/nat']);
+    expect(paused, 'the repair writes').toEqual([true, false, true, false]);
+  });
+
   it('keeps the rules in force when Docker does not answer, instead of reading "no containers"', async () => {
     const ipt = new FakeIptables();
     const r = new Reconciler({ readInventory: docker(withWeb, new Error('connect ECONNREFUSED')), iptables: ipt, log }, BUILTIN_DEFAULT);

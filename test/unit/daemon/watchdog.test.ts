@@ -72,24 +72,25 @@ describe('read-back findings', () => {
   });
 });
 
-/** A change source the test drives, standing in for `nft monitor`. */
-function changes() {
+/** A change source the test drives, standing in for `nft monitor`; `listens` says whether it reports changes now. */
+function changes(listens = () => true) {
   let emit: (what: string) => void = () => undefined;
   const source = (cb: (what: string) => void) => {
     emit = cb;
     // Like nft-monitor.ts: coming back from a pause counts as a change.
-    return { listening: () => true, stop: () => undefined, pause: () => undefined, resume: () => cb('restarted') };
+    return { listening: listens, stop: () => undefined, pause: () => undefined, resume: () => cb('restarted') };
   };
   return { source, emit: (w: string) => emit(w) };
 }
 
 /** A watchdog on live rules equal to the desired ones, with timers too slow to matter: only changes drive it. */
-async function watching(busy: () => boolean) {
+async function watching(busy: () => boolean, readBackAfterMs?: number) {
   const desired = v4();
   const ipt = await live(desired);
   const drifts: string[] = [];
   const c = changes();
-  const w = startWatchdog({ iptables: ipt, log, desired: () => [desired], busy, onDrift: (r) => drifts.push(r), canaryMs: 60_000, readbackMs: 60_000, watchChanges: c.source });
+  const w = startWatchdog({ iptables: ipt, log, desired: () => [desired], busy, onDrift: (r) => drifts.push(r), canaryMs: 60_000, readbackMs: 60_000, watchChanges: c.source,
+    ...(readBackAfterMs ? { changeQuietMs: readBackAfterMs, changeMaxMs: readBackAfterMs } : {}) });
   return { ipt, drifts, c, w };
 }
 
@@ -173,8 +174,56 @@ describe('canary ticks', () => {
 
   it('look every canaryMs without a change monitor, and only as a fallback while one listens', async () => {
     // One listing per table: four per look at an IPv4 ruleset.
-    expect(await listingsIn(300, null)).toBeGreaterThanOrEqual(4 * 5);
+    expect(await listingsIn(300, null)).toBeGreaterThanOrEqual(4 * 3);
     expect(await listingsIn(300, changes().source)).toBe(4);
+  });
+
+  it('look every canaryMs again while the monitor does not listen (dead and waiting for its restart, or still starting)', async () => {
+    expect(await listingsIn(300, changes(() => false).source)).toBeGreaterThanOrEqual(4 * 3);
+  });
+});
+
+describe('canary looks brought forward by removals', () => {
+  it('come within a bound of the first removal even when the burst does not pause', async () => {
+    const { ipt, drifts, c, w } = await watching(() => false);
+    try {
+      ipt.flushTable('filter');
+      const since = Date.now();
+      // A removal every 20 ms for a second: no 50 ms pause ever comes.
+      for (let i = 0; i < 50 && drifts.length === 0; i++) {
+        c.emit(`delete rule ip filter DOCKWARD-FORWARD handle ${i}`);
+        await sleep(20);
+      }
+      expect(drifts[0]).toBe('wiped:ipv4/filter');
+      expect(Date.now() - since, 'within the 200 ms bound, with margin for a loaded machine').toBeLessThan(800);
+    } finally {
+      w.stop();
+    }
+  });
+
+  it('look again when a removal comes while a look is under way (it may have listed before the wipe)', async () => {
+    // The read-back, which would find the wipe too, is held off.
+    const { ipt, drifts, c, w } = await watching(() => false, 10_000);
+    try {
+      const list = ipt.listChain.bind(ipt);
+      let slow = true;
+      // The first look lists the canaries slowly, the tables still whole.
+      vi.spyOn(ipt, 'listChain').mockImplementation(async (...args) => {
+        const rules = await list(...args);
+        if (slow) await sleep(150);
+        return rules;
+      });
+      c.emit('delete rule ip filter DOCKWARD-X handle 1');
+      await sleep(80);
+      slow = false;
+      ipt.flushTable('nat');
+      c.emit('delete rule ip nat DOCKWARD-PUBLISH handle 2');
+      const since = Date.now();
+      while (drifts.length === 0 && Date.now() - since < 2_000) await sleep(5);
+      expect(drifts[0]).toBe('wiped:ipv4/nat');
+    } finally {
+      w.stop();
+    }
   });
 });
 
@@ -209,6 +258,18 @@ describe('nft monitor', () => {
     expect(removal('restarted')).toBe(false);
   });
 
+  it('does not count as listening while it starts (nft reads the whole ruleset before it subscribes)', async () => {
+    const spawn = (): MonitorProcess => ({ stdout: new PassThrough(), ended: new Promise(() => undefined), kill: () => undefined });
+    const m = watchRuleChanges({ log, onChange: () => undefined, spawn, startMs: 100 });
+    try {
+      expect(m.listening()).toBe(false);
+      await sleep(150);
+      expect(m.listening()).toBe(true);
+    } finally {
+      m.stop();
+    }
+  });
+
   it('is started again when it dies, and says so (changes in the gap were missed)', async () => {
     const procs: { out: PassThrough; end: () => void }[] = [];
     const spawn = (): MonitorProcess => {
@@ -219,7 +280,7 @@ describe('nft monitor', () => {
       return { stdout: out, ended, kill: () => end() };
     };
     const seen: string[] = [];
-    const m = watchRuleChanges({ log, onChange: (l) => seen.push(l), spawn, backoffMinMs: 20 });
+    const m = watchRuleChanges({ log, onChange: (l) => seen.push(l), spawn, backoffMinMs: 20, startMs: 0 });
     try {
       procs[0]!.out.write('delete rule ip filter FORWARD handle 4\nadd rule inet other x\n');
       await sleep(20);

@@ -13,6 +13,7 @@ import { Reconciler } from '../daemon/reconciler.js';
 import { Scheduler } from '../daemon/scheduler.js';
 import { checkCanaries, startWatchdog, type Watchdog } from '../daemon/watchdog.js';
 import { systemIpset } from '../dataplane/ipset.js';
+import { liveDrift } from '../dataplane/apply.js';
 import type { Family } from '../ruleset/types.js';
 import { flushScript, type ChainRef } from '../dataplane/nft-flush.js';
 
@@ -106,7 +107,8 @@ export class DaemonLike {
    * (canaries every 250 ms, and on nft `nft monitor`, paused during full writes), sees it
    * and triggers the urgent repair. Timed from just before the flush
    * to the repairing restore's return (the rules are in the kernel again, every canary
-   * back), and to the end of the reconcile (its read-back verified them).
+   * back), and to the end of the reconcile plus a read-back of the rules (the daemon's
+   * comes half a second later, off that path).
    */
   async repairAfter(flush: () => Promise<void>): Promise<{ back: number; verified: number }> {
     const reconciled = () => new Promise<void>((resolve) => { this.finished = resolve; });
@@ -128,7 +130,10 @@ export class DaemonLike {
         const ended = performance.now();
         done = reconciled();
         if ((await checkCanaries(this.ipt, this.reconciler.state.desired)).wiped.length === 0) {
-          return { back: this.ipt.lastRestored - started, verified: ended - started };
+          // A repair is not verified inline (the daemon reads back half a second later, off its path): what that read-back costs, added.
+          const readBack = performance.now();
+          await Promise.all(this.reconciler.state.desired.map((r) => liveDrift(this.ipt, r)));
+          return { back: this.ipt.lastRestored - started, verified: ended - started + (performance.now() - readBack) };
         }
       }
     } finally {

@@ -88,7 +88,7 @@ async function backendFigures(backend: string): Promise<void> {
         `${bytes(r.startBytes)}/${bytes(r.stopBytes)}/${bytes(r.floorBytes)}`, `${ms(r.cleanupP50)} (${bytes(r.cleanupBytes)})`];
     })]);
   console.log(`${backend}: the daemon's path: full resync at start; flush repair from \`iptables -F\` + \`-t nat -F\` to the rules back in the kernel (canaries every 250 ms`);
-  console.log('   + urgent reconcile; target at 1,000: ≤ 1 s), and to the read-back that verified them; RSS after the resync and the events');
+  console.log('   + nft monitor + urgent reconcile; target at 1,000: ≤ 1 s), and that plus a read-back of them; RSS after the resync and the events');
   table([['containers', 'full resync', 'flush repair', 'target', 'verified', 'RSS'],
     ...rows.map((r) => [r.size, ms(r.resync), ms(r.repair), r.size === 1000 ? mark(r.repair <= 1000) : '', ms(r.repairVerified), `${r.rssMB.toFixed(0)} MB`])]);
 }

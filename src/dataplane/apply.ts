@@ -3,10 +3,11 @@
  * read back again and verify by hash tags. A failed restore leaves whatever the kernel
  * held (each table commits whole or not at all); the caller retries.
  */
-import { parseSave, type LiveState } from '../ruleset/parse.js';
+import { parseSave, type LiveState, type LiveTable } from '../ruleset/parse.js';
 import { planFlush, planRestore, type Change, type Plan } from '../ruleset/plan.js';
 import { planExclusive } from '../ruleset/exclusive.js';
-import type { Chain, Family, Rule, Ruleset, Tables } from '../ruleset/types.js';
+import type { Chain, Family, Rule, Ruleset, TableName, Tables } from '../ruleset/types.js';
+import { isOwnedChain } from '../compile/names.js';
 import type { ChainRef } from './nft-flush.js';
 import { advanceLive, expectedLive } from '../ruleset/expected-live.js';
 import { RestoreError, type Iptables } from './iptables.js';
@@ -122,6 +123,45 @@ export async function applyIncremental(ipt: Iptables, desired: Ruleset, assumed:
     family: desired.family, applied: desired, skipped: [], changes: plan.changes, restoreBytes: plan.text.length,
     durationMs: now() - started, live, deferred: plan.deferred === true, ...(through ? { through } : {}),
   };
+}
+
+/**
+ * The repair of tables whose canary went, without the iptables-save first (on nft it costs
+ * as much as a third of the repair): planned against what the last apply left, with those
+ * tables' built-in chains listed as they are now (`iptables -S`, one per chain, a few ms) and
+ * dockward's own chains in them taken as gone. Every desired chain of those tables is then
+ * declared and written whole, which is right whatever each held; the hooks are put back
+ * first, by what the listing shows, so none is ever there twice; a foreign rule is left alone.
+ * The operator's chains (DOCKER-USER) are taken to be there, as a flush leaves them: if one
+ * was deleted, the restore fails and the caller applies in full. The read-back follows.
+ */
+export async function repairWiped(ipt: Iptables, desired: Ruleset, assumed: Assumed, tables: readonly TableName[], beforeWrite?: () => void,
+  now: () => number = Date.now): Promise<ApplyResult> {
+  const started = now();
+  const live: LiveState = new Map(assumed.live);
+  await Promise.all(tables.map(async (name) => live.set(name, await wipedTable(ipt, desired, name, assumed.live.get(name)))));
+  const plan = planRestore(desired, live);
+  if (plan.text !== '') {
+    beforeWrite?.();
+    await ipt.restore(desired.family, plan.text);
+  }
+  return { family: desired.family, applied: desired, skipped: [], changes: plan.changes, restoreBytes: plan.text.length, durationMs: now() - started };
+}
+
+/** A wiped table as far as planning its repair goes: its hooked built-in chains as listed now, the operator's chains as last applied, no chain of dockward's. */
+async function wipedTable(ipt: Iptables, desired: Ruleset, name: TableName, assumed: LiveTable | undefined): Promise<LiveTable> {
+  const out: LiveTable = new Map();
+  for (const [chain, rules] of assumed ?? []) if (!isOwnedChain(chain)) out.set(chain, rules);
+  const builtins = new Set(desired.tables[name].hooks.map((h) => h.builtin));
+  for (const [chain, rules] of assumed ?? []) if (!isOwnedChain(chain) && rules.rules.some((r) => r.tag !== undefined)) builtins.add(chain);
+  await Promise.all([...builtins].map(async (builtin) => {
+    const listed = await ipt.listChain(desired.family, name, builtin);
+    if (listed === undefined) throw new Error(`${desired.family} ${name}/${builtin} cannot be listed`);
+    const rules = listed.split('\n').filter((l) => l.startsWith(`-A ${builtin} `));
+    const parsed = parseSave(`*${name}\n:${builtin} ACCEPT [0:0]\n${rules.join('\n')}\nCOMMIT\n`).get(name)?.get(builtin);
+    out.set(builtin, parsed ?? { name: builtin, rules: [] });
+  }));
+  return out;
 }
 
 /**

@@ -128,6 +128,15 @@ describe('dockward run repairs what others do to its rules', () => {
     for (const family of ['ipv4', 'ipv6']) {
       await running!.waitForLog((r) => r.msg.startsWith('rules wiped') && JSON.stringify(r).includes(`${family}/nat`));
     }
+    // Repaired without a save first (the hooks put back by what a listing of the built-in chains showed): each hook once, first.
+    for (const save of [(await lab.inHost('iptables-save', [])).stdout, (await lab.inHost('ip6tables-save', [])).stdout]) {
+      expect(tableLines(save, 'filter').filter((l) => l.startsWith('-A FORWARD ')).slice(0, 2).map((l) => l.split(' -j ')[1]))
+        .toEqual(['DOCKER-USER', 'DOCKWARD-FORWARD']);
+      expect(tableLines(save, 'filter').filter((l) => l.includes('-j DOCKWARD-FORWARD') && l.startsWith('-A FORWARD '))).toHaveLength(1);
+      expect(tableLines(save, 'nat').filter((l) => l.startsWith('-A PREROUTING ') && l.includes('-j DOCKWARD-PREROUTING'))).toHaveLength(1);
+    }
+    // The read-back after the repair finds nothing to change.
+    await eventually(inSync, 5_000);
   });
 
   it('2. an iptables service restart (restore without --noflush) is repaired within 2 s and its own rules are kept', async () => {

@@ -270,6 +270,7 @@ rules:
       expect(await daemon.stop()).toBe(0);
     }
     expect((await lab.inHost('iptables-save', [])).stdout, 'SIGTERM leaves the rules in force').toContain('DOCKWARD-FORWARD');
+    expect(daemon.logs().filter((r) => r.msg.startsWith('stopped; rules stay in force, but are not kept up to date')), 'and warns that nothing follows Docker now').toHaveLength(1);
   });
 
   it('run re-applies on network disconnect and connect: the DNAT follows the container to its new address', async () => {

@@ -17,6 +17,9 @@ const BUILTINS: Record<string, string[]> = {
 
 type Tables = Map<string, Map<string, string[]>>;
 
+/** Targets that are not chains (those that take options never end a rule's text). */
+const TARGETS = new Set(['ACCEPT', 'DROP', 'RETURN', 'MASQUERADE']);
+
 export class FakeIptables implements Iptables {
   readonly backend = 'nft' as const;
   /** One kernel state per family, as iptables and ip6tables have. */
@@ -85,8 +88,8 @@ export class FakeIptables implements Iptables {
   private apply(t: Map<string, string[]>, line: string, family: Family, text: string): void {
     const [verb, chain = '', ...rest] = line.split(' ');
     if (line.startsWith(':')) t.set(line.slice(1).split(' ')[0]!, []);
-    else if (verb === '-A') this.chain(t, chain, family, text).push(rest.join(' '));
-    else if (verb === '-I') this.chain(t, chain, family, text).splice(Number(rest[0]) - 1, 0, rest.slice(1).join(' '));
+    else if (verb === '-A') this.chain(t, chain, family, text).push(this.jumpable(t, rest.join(' '), family, text));
+    else if (verb === '-I') this.chain(t, chain, family, text).splice(Number(rest[0]) - 1, 0, this.jumpable(t, rest.slice(1).join(' '), family, text));
     else if (verb === '-D') {
       const rules = this.chain(t, chain, family, text);
       const at = rules.indexOf(rest.join(' '));
@@ -94,6 +97,13 @@ export class FakeIptables implements Iptables {
       rules.splice(at, 1);
     } else if (verb === '-F') this.chain(t, chain, family, text).splice(0);
     else if (verb === '-X') t.delete(chain);
+  }
+
+  /** A rule that jumps to a chain needs the chain, as iptables does ("Couldn't load target"). */
+  private jumpable(t: Map<string, string[]>, rule: string, family: Family, text: string): string {
+    const target = / -[jg] ([A-Z][\w-]*)$/.exec(rule)?.[1];
+    if (target !== undefined && !TARGETS.has(target)) this.chain(t, target, family, text);
+    return rule;
   }
 
   private chain(t: Map<string, string[]>, name: string, family: Family, text: string): string[] {

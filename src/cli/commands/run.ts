@@ -39,7 +39,8 @@ export async function run(request: Request): Promise<number> {
     const { sets } = await removeAll(ipt, systemIpset());
     log.info({ signal, ...(sets.length > 0 ? { sets } : {}) }, 'stopped; rules removed (--flush-on-exit)');
   } else {
-    log.info({ signal }, 'stopped; rules stay in force');
+    // Said where an operator looks: until dockward runs again nobody follows Docker (README, Limitations).
+    log.warn({ signal }, 'stopped; rules stay in force, but are not kept up to date until dockward runs again: a container started meanwhile may be given a stopped one\'s address, and its access');
   }
   return 0;
 }

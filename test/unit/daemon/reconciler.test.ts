@@ -70,6 +70,35 @@ describe('reconciler', () => {
     expect(paused, 'the repair writes').toEqual([true, false, true, false]);
   });
 
+  it('repairs wiped tables without an iptables-save, hooks back once each, and applies in full when a wipe took more than a flush does', async () => {
+    const ipt = new FakeIptables();
+    let readBacks = 0;
+    const r = new Reconciler({ readInventory: docker(withWeb), iptables: ipt, log, onHotApply: () => { readBacks++; } }, BUILTIN_DEFAULT);
+    await r.reconcile(['start']);
+    const desired = r.state.desired[0]!;
+    ipt.flushTable('filter');
+    ipt.flushTable('nat');
+    // Someone's rule, put in after the wipe: it stays, below the hooks.
+    ipt.chains('filter').get('FORWARD')!.push('-s 192.0.2.9/32 -j DROP');
+    let saves = ipt.saves;
+    expect(await r.reconcile(['wiped:ipv4/filter,ipv4/nat'])).toBe(true);
+    expect(ipt.saves - saves, 'no save before the repair').toBe(0);
+    expect(readBacks, 'a read-back is asked for instead').toBe(1);
+    expect(await liveDrift(ipt, desired)).toEqual([]);
+    expect(ipt.chains('filter').get('FORWARD')!.at(-1)).toBe('-s 192.0.2.9/32 -j DROP');
+    // The same wipe reported again, the tables whole meanwhile: nothing twice.
+    expect(await r.reconcile(['wiped:ipv4/filter,ipv4/nat'])).toBe(true);
+    expect(await liveDrift(ipt, desired)).toEqual([]);
+    // DOCKER-USER deleted with the rest (-F, then -X): the repair without a save fails, the full apply makes it again.
+    ipt.flushTable('filter');
+    ipt.chains('filter').delete('DOCKER-USER');
+    saves = ipt.saves;
+    expect(await r.reconcile(['wiped:ipv4/filter'])).toBe(true);
+    expect(ipt.saves - saves, 'the full apply saved first').toBeGreaterThan(0);
+    expect(ipt.chains('filter').has('DOCKER-USER')).toBe(true);
+    expect(await liveDrift(ipt, desired)).toEqual([]);
+  });
+
   it('keeps the rules in force when Docker does not answer, instead of reading "no containers"', async () => {
     const ipt = new FakeIptables();
     const r = new Reconciler({ readInventory: docker(withWeb, new Error('connect ECONNREFUSED')), iptables: ipt, log }, BUILTIN_DEFAULT);

@@ -123,6 +123,12 @@ export class Reconciler {
   private loadedSets: readonly OwnSet[] | undefined;
   /** Set while a reconcile waits on Docker: hands it an urgent repair reason. */
   private dockerWait: ((reason: string) => void) | undefined;
+  /**
+   * Wipes this reconcile or an earlier one that failed for another cause (Docker away) has
+   * repaired: asked again (a retry of the same reasons), they are checked against the live
+   * tables, which writes nothing when they are whole, instead of rewriting the tables blind.
+   */
+  private readonly repairedWipes = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps, policy: Policy, policyHash?: string) {
     this.state = { policy, dockerReachable: false, applies: 0, repairs: 0, desired: [], ...(policyHash ? { policyHash } : {}) };
@@ -154,8 +160,15 @@ export class Reconciler {
     return true;
   }
 
-  async reconcile(reasons: readonly string[]): Promise<boolean> {
+  async reconcile(asked: readonly string[]): Promise<boolean> {
+    const ok = await this.reconcileOnce(asked);
+    if (ok) this.repairedWipes.clear();
+    return ok;
+  }
+
+  private async reconcileOnce(asked: readonly string[]): Promise<boolean> {
     const started = this.now();
+    let reasons = this.notRepairedAgain(asked);
     const changed = changedContainers(reasons);
     const repairs = reasons.filter((r) => REPAIRS.test(r));
     // A repair needs no new inspection: the last good inventory says what the rules must be.
@@ -163,13 +176,21 @@ export class Reconciler {
       return this.applyFrom(this.lastInventory, reasons, started);
     }
     // Docker may hang (a frozen dockerd answers only at the timeout): repair first, then wait.
-    if (this.lastInventory && repairs.length > 0 && !(await this.applyFrom(this.lastInventory, repairs, started))) return false;
+    if (this.lastInventory && repairs.length > 0) {
+      if (!(await this.applyFrom(this.lastInventory, repairs, started))) return false;
+      for (const r of repairs) if (r.startsWith('wiped:')) this.repairedWipes.add(r);
+      reasons = this.notRepairedAgain(reasons);
+    }
     const inventory = await this.inventory(changed);
     if (!inventory) return false;
     const ok = await this.applyFrom(inventory.value, reasons, started);
     if (!ok || !inventory.fresh) return false;
     delete this.state.lastError;
     return true;
+  }
+
+  private notRepairedAgain(reasons: readonly string[]): string[] {
+    return reasons.map((r) => (this.repairedWipes.has(r) ? 'drift:after-repair' : r));
   }
 
   /** Compile `inventory` with the policy in force and apply it; false when an apply failed (previous rules kept). */

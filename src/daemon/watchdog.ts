@@ -113,12 +113,14 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
         lastLook = 0;
         return;
       }
-      if (wiped.length > 0) {
-        o.log.warn({ wiped, ...(stale.length ? { stale } : {}) }, 'rules wiped by someone else: canary gone; repairing');
-        o.onDrift(`wiped:${wiped.join(',')}`);
-      } else if (stale.length > 0) {
-        o.log.warn({ stale }, 'an older copy of the rules was put back: its canary names another policy; repairing');
+      // Stale tables need the full apply, which reads every table and so mends wiped ones too;
+      // a repair of wiped tables alone trusts the others to be as dockward left them.
+      if (stale.length > 0) {
+        o.log.warn({ stale, ...(wiped.length ? { wiped } : {}) }, 'an older copy of the rules was put back: its canary names another policy; repairing');
         o.onDrift(`drift:stale:${stale.join(',')}`);
+      } else if (wiped.length > 0) {
+        o.log.warn({ wiped }, 'rules wiped by someone else: canary gone; repairing');
+        o.onDrift(`wiped:${wiped.join(',')}`);
       }
     }, (e: Error) => o.log.warn({ err: e.message }, 'canary check failed')).finally(() => {
       canaryBusy = false;

@@ -117,7 +117,17 @@ describe('reconciler', () => {
     expect(await r.reconcile(['resync'])).toBe(false);
     const before = await ipt.save('ipv4');
     ipt.flushTable('nat');
+    const restores = ipt.restores;
     expect(await r.reconcile(['wiped:ipv4/nat']), 'repaired, but Docker still has to answer').toBe(false);
+    expect(await ipt.save('ipv4')).toBe(before);
+    expect(ipt.restores - restores, 'the table written once, not again from the same last inventory').toBe(1);
+    // The scheduler's retries, Docker still away: the tables are checked, not rewritten blind each time.
+    expect(await r.reconcile(['wiped:ipv4/nat'])).toBe(false);
+    expect(await r.reconcile(['wiped:ipv4/nat'])).toBe(false);
+    expect(ipt.restores - restores).toBe(1);
+    // Wiped again meanwhile: the check finds it and repairs.
+    ipt.flushTable('nat');
+    expect(await r.reconcile(['wiped:ipv4/nat'])).toBe(false);
     expect(await ipt.save('ipv4')).toBe(before);
   });
 

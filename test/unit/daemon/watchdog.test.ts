@@ -128,6 +128,23 @@ describe('watchdog with change notifications', () => {
     }
   });
 
+  it('asks for the full apply when one look finds a table wiped beside tables put back from an older policy', async () => {
+    const { ipt, drifts, c, w } = await watching(() => false);
+    try {
+      // A service restart from a file saved under another policy, and a flush of nat after it.
+      const saved = await (await live(v4(narrowed))).save('ipv4');
+      await ipt.restore('ipv4', `${saved}\n`, { whole: true });
+      ipt.flushTable('nat');
+      c.emit('delete rule ip nat DOCKWARD-PUBLISH handle 2');
+      const seen = Date.now();
+      while (drifts.length === 0 && Date.now() - seen < 2_000) await sleep(5);
+      // A repair of the wiped table alone would leave the older policy's rules in filter.
+      expect(drifts).toEqual([expect.stringMatching(/^drift:stale:.*ipv4\/filter/)]);
+    } finally {
+      w.stop();
+    }
+  });
+
   it('leaves additions and the monitor\'s return after an own apply to the read-back: no canary listing for those', async () => {
     const { ipt, drifts, c, w } = await watching(() => false);
     try {

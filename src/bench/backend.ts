@@ -80,9 +80,10 @@ async function oneContainerFloor(ipt: Iptables, policy: Policy, base: Inventory,
   return { ms, flushMs, bytes: texts.reduce((n, t) => n + t.add.length, 0) };
 }
 
+/** `ipt` as one-off commands run it, for the floors; the daemon's own keeps its restore programs started ahead (dataplane/program.ts). */
 async function daemonFigures(ipt: Iptables, policy: Policy, base: Inventory, size: number) {
   await flushAll(ipt);
-  const daemon = new DaemonLike(ipt, policy, base);
+  const daemon = new DaemonLike(systemIptables(ipt.backend, { standby: true }), policy, base);
   const resync = await daemon.event('start');
   const start: number[] = [], stop: number[] = [], cleanup: number[] = [], floor: number[] = [], flushFloor: number[] = [];
   const bytes = { start: [] as number[], stop: [] as number[], cleanup: [] as number[], floor: [] as number[] };

@@ -66,9 +66,10 @@ function inventoryProblem(file: string, path: readonly PropertyKey[], message: s
   return place === '' ? `${file}: ${said} (an inventory is an object {"networks": [...], "containers": [...]})` : `${file}: ${place}: ${said}`;
 }
 
-export async function iptablesOf(request: Request): Promise<Iptables> {
+/** `standby`: restore programs kept started ahead of need, for the daemon (dataplane/program.ts). */
+export async function iptablesOf(request: Request, options: { standby?: boolean } = {}): Promise<Iptables> {
   try {
-    return systemIptables(request.backend ?? (await detectBackend()));
+    return systemIptables(request.backend ?? (await detectBackend()), options);
   } catch (error) {
     throw new RuntimeError(`cannot find iptables: ${(error as Error).message}`);
   }

@@ -7,6 +7,7 @@
 import { execa } from 'execa';
 import type { Family, TableName } from '../ruleset/types.js';
 import { flushBatcher, NftMissing, type ChainRef } from './nft-flush.js';
+import { program } from './program.js';
 
 export type Backend = 'nft' | 'legacy';
 
@@ -66,10 +67,19 @@ export function flushText(chains: readonly ChainRef[]): string {
   return tables.map((t) => [`*${t}`, ...chains.filter((c) => c.table === t).map((c) => `-F ${c.chain}`), 'COMMIT\n'].join('\n')).join('');
 }
 
-export function systemIptables(backend: Backend): Iptables {
+/**
+ * `standby`: for a long-running process (the daemon) on nft, keep a restore program per
+ * family started and waiting for its input (dataplane/program.ts): an event's restore then
+ * does not wait for the program to start. A one-off command runs each restore fresh.
+ */
+export function systemIptables(backend: Backend, { standby = false } = {}): Iptables {
+  const restorer = (family: Family) => ({
+    noflush: program(binary(backend, family, 'restore'), ['--noflush', '-w', '5'], { ahead: standby && backend === 'nft' }),
+    whole: program(binary(backend, family, 'restore'), ['-w', '5']),
+  });
+  const restorers = { ipv4: restorer('ipv4'), ipv6: restorer('ipv6') };
   const restore: Iptables['restore'] = async (family, text, options) => {
-    const args = options?.whole ? ['-w', '5'] : ['--noflush', '-w', '5'];
-    const result = await execa(binary(backend, family, 'restore'), args, { input: text, reject: false, timeout: 60_000 });
+    const result = await restorers[family][options?.whole ? 'whole' : 'noflush'].run(text);
     if (result.exitCode === 0) return;
     const line = failingLine(result.stderr);
     throw new RestoreError(family, result.exitCode, result.stderr, line, excerpt(text, line));

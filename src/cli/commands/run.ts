@@ -24,7 +24,7 @@ export async function run(request: Request): Promise<number> {
   const stopped = stopSignal();
   const log = createLogger(request.logLevel);
   const { policy, hash } = await loadedPolicyOf(request);
-  const ipt = await iptablesOf(request);
+  const ipt = await iptablesOf(request, { standby: true });
   log.info({ backend: ipt.backend, policy: policy.origin, stateDir: request.stateDir }, 'dockward starting');
   const daemon = await startDaemon({
     docker: dockerOf(request), dockerEvents: dockerOf(request, 0),

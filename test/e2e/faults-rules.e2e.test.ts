@@ -217,7 +217,8 @@ describe('dockward run repairs what others do to its rules', () => {
     const bin = join(files.dir, 'bin');
     const flag = join(files.dir, 'fail');
     await lab.inHost('mkdir', ['-p', bin]);
-    writeFileSync(join(bin, 'iptables-nft-restore'), `#!/bin/sh\nif [ -e ${flag} ]; then echo "iptables-restore: line 2 failed" >&2; exit 1; fi\nexec /usr/sbin/iptables-nft-restore "$@"\n`);
+    // Fails by the flag as it is when the input comes: the daemon starts its restores ahead of their input (dataplane/program.ts).
+    writeFileSync(join(bin, 'iptables-nft-restore'), `#!/bin/sh\ninput=$(cat)\nif [ -e ${flag} ]; then echo "iptables-restore: line 2 failed" >&2; exit 1; fi\nprintf '%s\\n' "$input" | exec /usr/sbin/iptables-nft-restore "$@"\n`);
     chmodSync(join(bin, 'iptables-nft-restore'), 0o755);
     const d = await start([], { PATH: `${bin}:${process.env['PATH']}` });
     writeFileSync(flag, '');

@@ -6,8 +6,8 @@
  */
 import { execa } from 'execa';
 import type { Family, TableName } from '../ruleset/types.js';
-import { flushBatcher, NftMissing, type ChainRef } from './nft-flush.js';
-import { program } from './program.js';
+import { flushBatcher, nftRunner, NftMissing, type ChainRef } from './nft-flush.js';
+import { program, type Program } from './program.js';
 
 export type Backend = 'nft' | 'legacy';
 
@@ -69,8 +69,9 @@ export function flushText(chains: readonly ChainRef[]): string {
 
 /**
  * `standby`: for a long-running process (the daemon) on nft, keep a restore program per
- * family started and waiting for its input (dataplane/program.ts): an event's restore then
- * does not wait for the program to start. A one-off command runs each restore fresh.
+ * family, and an nft, started and waiting for their input (dataplane/program.ts): an
+ * event's restore then does not wait for the program to start. A one-off command runs
+ * each fresh.
  */
 export function systemIptables(backend: Backend, { standby = false } = {}): Iptables {
   const restorer = (family: Family) => ({
@@ -91,7 +92,7 @@ export function systemIptables(backend: Backend, { standby = false } = {}): Ipta
       return stdout;
     },
     restore,
-    ...(backend === 'nft' ? { flushChains: nftFlush(restore) } : {}),
+    ...(backend === 'nft' ? { flushChains: nftFlush(restore, program('nft', ['-f', '-'], { ahead: standby })) } : {}),
     async listChain(family, table, chain) {
       const result = await execa(binary(backend, family), ['-w', '5', '-t', table, '-S', chain], { reject: false, timeout: 10_000 });
       return result.exitCode === 0 ? result.stdout : undefined;
@@ -104,8 +105,8 @@ export function systemIptables(backend: Backend, { standby = false } = {}): Ipta
  * the restore: a chain that is really missing fails there too (and the caller applies in
  * full), while an nft that cannot handle these tables costs only the detour.
  */
-function nftFlush(restore: Iptables['restore']): NonNullable<Iptables['flushChains']> {
-  const batch = flushBatcher();
+function nftFlush(restore: Iptables['restore'], nft: Program): NonNullable<Iptables['flushChains']> {
+  const batch = flushBatcher(nftRunner(nft));
   let missing = false;
   return async (family, chains) => {
     if (!missing) {

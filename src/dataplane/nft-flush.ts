@@ -11,7 +11,7 @@
  * `flush chain ip filter X` is exactly `iptables -t filter -F X`. Requests made in the same
  * turn of the event loop (both families of one apply) share one transaction.
  */
-import { execa } from 'execa';
+import { program, type Program } from './program.js';
 import type { Family, TableName } from '../ruleset/types.js';
 
 export interface ChainRef {
@@ -24,12 +24,17 @@ export type RunNft = (script: string) => Promise<void>;
 
 export class NftMissing extends Error {}
 
-export const runNft: RunNft = async (script) => {
-  const result = await execa('nft', ['-f', '-'], { input: script, reject: false, timeout: 30_000 });
-  if (result.exitCode === 0) return;
-  if ((result as { code?: string }).code === 'ENOENT') throw new NftMissing('nft is not installed');
-  throw new Error(`nft -f failed (exit ${result.exitCode ?? '?'}): ${result.stderr.trim().split('\n')[0] ?? ''}`);
-};
+/** Scripts run through `nft` (a program kept waiting for its input, for the daemon: dataplane/program.ts). */
+export function nftRunner(nft: Program = program('nft', ['-f', '-'])): RunNft {
+  return async (script) => {
+    const result = await nft.run(script);
+    if (result.exitCode === 0) return;
+    if (result.missing) throw new NftMissing('nft is not installed');
+    throw new Error(`nft -f failed (exit ${result.exitCode ?? '?'}): ${result.stderr.trim().split('\n')[0] ?? ''}`);
+  };
+}
+
+export const runNft: RunNft = nftRunner();
 
 export function flushScript(family: Family, chains: readonly ChainRef[]): string {
   const nftFamily = family === 'ipv4' ? 'ip' : 'ip6';

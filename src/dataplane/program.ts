@@ -3,10 +3,10 @@
  * loading one container's chains with it (measured here: 16 ms for a fresh process, 8 ms
  * for one already waiting on its input): the fork of a large Node process, the exec,
  * loading xtables. The daemon keeps one waiting per family, so an event's restore pays the
- * kernel's work, not the program's start.
+ * kernel's work, not the program's start; and one `nft` for a stop's flushes.
  *
- * Safe to leave waiting: the nft restore reads its input before it touches anything (it
- * takes no lock, and fetches the rules only to carry out its input), and one never used
+ * Safe to leave waiting: the nft restore and nft read their input before they touch
+ * anything (they take no lock, and fetch the rules only to carry out the input), and one never used
  * reads end-of-file when dockward exits, for whatever reason, and exits having done
  * nothing (empty input under --noflush). Legacy's restore gets none: it would save ~2 ms
  * of the ~150 an event costs there at 1,000 containers, and a waiting program that took the
@@ -17,6 +17,8 @@ import { execa, type ResultPromise } from 'execa';
 export interface Outcome {
   readonly exitCode: number | undefined;
   readonly stderr: string;
+  /** The program is not installed. */
+  readonly missing?: boolean;
 }
 
 type Waiting = ResultPromise<{ reject: false; stdin: 'pipe'; stdout: 'ignore' }>;
@@ -79,7 +81,7 @@ export function program(file: string, args: readonly string[], { ahead = false }
       try {
         if (!child) {
           const result = await execa(file, args, { input: text, reject: false, timeout: TIMEOUT_MS });
-          return { exitCode: result.exitCode, stderr: result.stderr };
+          return { exitCode: result.exitCode, stderr: result.stderr, ...(result.code === 'ENOENT' ? { missing: true } : {}) };
         }
         const timer = setTimeout(() => child.kill(), TIMEOUT_MS);
         child.stdin.end(text);

@@ -2,8 +2,8 @@
  * Restore programs started ahead of need (dataplane/program.ts): an input goes through the
  * program that was waiting for it, not one started for it; one that died is not replaced;
  * through the iptables seam in a private network namespace, errors still name the failing
- * line, the daemon's process exits on its own, and the program left waiting then exits
- * having changed nothing.
+ * line, nft's flushes go the same way, the daemon's process exits on its own, and the
+ * programs left waiting then exit having changed nothing.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,7 +54,8 @@ describe('restores started ahead, on iptables-nft', () => {
         import { systemIptables } from ${JSON.stringify(IPTABLES)};
         const ipt = systemIptables('nft', { standby: true });
         const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-        const waiting = () => execSync('ps --ppid ' + process.pid + ' -o pid=,args=').toString().trim().split('\\n').filter((l) => l.includes('iptables-nft-restore'));
+        const children = () => execSync('ps --ppid ' + process.pid + ' -o pid=,args=').toString().trim().split('\\n');
+        const waiting = () => children().filter((l) => l.includes('iptables-nft-restore'));
         await ipt.restore('ipv4', ${JSON.stringify(chain('DW-A', '-s 192.0.2.1/32 -j ACCEPT'))});
         await sleep(300);
         const before = waiting();
@@ -63,25 +64,34 @@ describe('restores started ahead, on iptables-nft', () => {
         await sleep(300);
         const error = await ipt.restore('ipv4', ${JSON.stringify(chain('DW-C', '-s 192.0.2.300/32 -j ACCEPT'))}).then(() => 'none', (e) => ({ line: e.line, message: e.message }));
         await sleep(300);
-        console.log(JSON.stringify({ before, taken, error, after: waiting().length }));`;
+        const after = waiting().length;
+        // A stop's flushes through nft, the same way.
+        await ipt.flushChains('ipv4', [{ table: 'filter', chain: 'DW-A' }]);
+        await sleep(300);
+        const nftBefore = children().filter((l) => l.endsWith('nft -f -'));
+        await ipt.flushChains('ipv4', [{ table: 'filter', chain: 'DW-B' }]);
+        const nftTaken = !children().some((l) => l === nftBefore[0]);
+        console.log(JSON.stringify({ before, taken, error, after, nftBefore, nftTaken }));`;
       const started = Date.now();
       const result = await ns.exec(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 } as never);
       expect(result.stderr).toBe('');
       expect(Date.now() - started, 'the process ended by itself, with a program still waiting').toBeLessThan(15_000);
-      const report = JSON.parse(String(result.stdout)) as { before: string[]; taken: boolean; error: { line: number; message: string }; after: number };
+      const report = JSON.parse(String(result.stdout)) as { before: string[]; taken: boolean; error: { line: number; message: string }; after: number; nftBefore: string[]; nftTaken: boolean };
       expect(report.before).toEqual([expect.stringMatching(/iptables-nft-restore --noflush -w 5$/)]);
       expect(report.taken).toBe(true);
       expect(report.error.line).toBe(3);
       expect(report.error.message).toMatch(/^iptables-restore failed \(exit \d+\)/);
       expect(report.after, 'one waits again after the failure').toBe(1);
+      expect(report.nftBefore).toHaveLength(1);
+      expect(report.nftTaken).toBe(true);
       // The one left waiting reads end-of-file and exits: nothing of it is left in the namespace.
       for (const deadline = Date.now() + 5_000; Date.now() < deadline;) {
         if (String((await execa('ip', ['netns', 'pids', ns.name])).stdout).trim() === '') break;
         await sleep(50);
       }
       expect(String((await execa('ip', ['netns', 'pids', ns.name])).stdout).trim()).toBe('');
-      const rules = (await saved(ns, 'nft')).split('\n').filter((l) => l.startsWith('-A DW-'));
-      expect(rules).toEqual(['-A DW-A -s 192.0.2.1/32 -j ACCEPT', '-A DW-B -s 192.0.2.2/32 -j ACCEPT']);
+      const rules = (await saved(ns, 'nft')).split('\n').filter((l) => l.includes(' DW-') || l.startsWith(':DW-'));
+      expect(rules, 'both chains emptied, by a fresh nft and by the waiting one; nothing else').toEqual([':DW-A - [0:0]', ':DW-B - [0:0]']);
     });
   });
 });

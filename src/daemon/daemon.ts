@@ -113,7 +113,7 @@ export async function startDaemon(c: DaemonConfig): Promise<Daemon> {
 
   scheduler.trigger('start');
   // A reconnected stream means Docker is back: its resync cuts a retry backoff short.
-  const events = watchEvents(c.dockerEvents, c.log, (t) => scheduler.trigger(t.reason, { urgent: t.urgent === true }), reader);
+  const events = watchEvents(c.dockerEvents, c.log, (t) => scheduler.trigger(t.reason, { urgent: t.urgent === true, alone: t.alone === true }), reader);
   const resync = setInterval(() => scheduler.trigger('resync'), c.resyncMs);
   // A ban list named by the policy but not there yet comes in soon after its tool creates it.
   const setsWatch = setInterval(() => {

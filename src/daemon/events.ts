@@ -35,10 +35,15 @@ export interface StartWatch {
 export interface Trigger {
   readonly reason: string;
   readonly urgent?: boolean;
+  /**
+   * The container's connect or start while no other container is on its way up (created,
+   * not started): a `docker run` on its own, not part of a burst. Scheduler: at once.
+   */
+  readonly alone?: boolean;
 }
 
 /** `docker` must have no request timeout: an idle event stream is normal. */
-export function watchEvents(docker: Docker, log: Logger, onEvent: (trigger: Trigger) => void, starts?: StartWatch): EventWatch {
+export function watchEvents(docker: Docker, log: Logger, onEvent: (trigger: Trigger) => void, starts?: StartWatch, now: () => number = Date.now): EventWatch {
   let stopped = false;
   let backoff = 250;
   let stream: NodeJS.ReadableStream | undefined;
@@ -59,7 +64,7 @@ export function watchEvents(docker: Docker, log: Logger, onEvent: (trigger: Trig
       backoff = 250;
       log.info('docker event stream connected');
       onEvent({ reason: 'docker-connected', urgent: true });
-      const triggers = new EventTriggers(starts);
+      const triggers = new EventTriggers(starts, now);
       let buffered = '';
       s.on('data', (chunk: Buffer) => {
         buffered += chunk.toString('utf8');
@@ -119,6 +124,11 @@ function parseEvent(line: string): DockerEvent | undefined {
 /** Container events after which what was known of a container before its start no longer holds. */
 const DROPS = new Set(['die', 'destroy', 'rename']);
 
+/** Creates closer than this are one burst. */
+const ALONE_MS = 250;
+/** Long enough for a container's connect and start to come after its create. */
+const KEEP_CREATED_MS = 30_000;
+
 /** Containers not running are few; a bound keeps `docker create`s never started from piling up. */
 const NOT_RUNNING_MAX = 10_000;
 
@@ -135,7 +145,14 @@ const NOT_RUNNING_MAX = 10_000;
  */
 export class EventTriggers {
   private readonly notRunning = new Set<string>();
-  constructor(private readonly starts?: StartWatch) {}
+  /**
+   * When each container was created, for ALONE_MS: a container whose create had no other
+   * near it is a `docker run` on its own (one after another, as a user or a deploy script
+   * runs them), applied at once; creates close together are a burst (compose up, parallel
+   * `docker run`s: dockerd creates them ~8 a second here), which the scheduler coalesces.
+   */
+  private readonly created = new Map<string, number>();
+  constructor(private readonly starts?: StartWatch, private readonly now: () => number = Date.now) {}
 
   /** A trigger, none, or — for a connect that waits on the container's create inspect — a trigger to come. */
   triggerFor(line: string): Trigger | undefined | Promise<Trigger | undefined> {
@@ -155,23 +172,38 @@ export class EventTriggers {
       // Published at its connect exactly as it starts: nothing to apply.
       if (e.action === 'start' && this.starts?.started(e.id)) return undefined;
       if (DROPS.has(e.action)) this.starts?.dropped(e.id);
-      return { reason };
+      return e.action === 'start' && this.alone(e.id) ? { reason, alone: true } : { reason };
     }
     if (e.type === 'network' && e.id !== undefined && this.notRunning.has(e.id)) {
-      if (e.action === 'connect') return this.connected(e.id, e.network, reason);
+      if (e.action === 'connect') return this.connected(e.id, e.network, reason, this.alone(e.id));
       // A start that failed after its connect: rules made for it go at once (its address is free again).
       if (e.action === 'disconnect' && this.starts?.dropped(e.id)) return { reason, urgent: true };
     }
     return { reason };
   }
 
-  private connected(id: string, network: string | undefined, reason: string): Trigger | undefined | Promise<Trigger | undefined> {
+  private connected(id: string, network: string | undefined, reason: string, alone: boolean): Trigger | undefined | Promise<Trigger | undefined> {
     const now = network === undefined ? false : this.starts?.connected(id, network) ?? false;
-    if (now instanceof Promise) return now.then((yes) => (yes ? { reason } : undefined));
-    return now ? { reason } : undefined;
+    const trigger: Trigger = alone ? { reason, alone } : { reason };
+    if (now instanceof Promise) return now.then((yes) => (yes ? trigger : undefined));
+    return now ? trigger : undefined;
+  }
+
+  /** No other container was created within ALONE_MS of `id`'s create. */
+  private alone(id: string): boolean {
+    const mine = this.created.get(id);
+    if (mine === undefined) return false;
+    for (const [other, at] of this.created) if (other !== id && Math.abs(at - mine) < ALONE_MS) return false;
+    return true;
   }
 
   private track(action: string, id: string): void {
+    if (action === 'create') {
+      const now = this.now();
+      // Only creates near enough to matter are kept.
+      for (const [other, at] of this.created) if (now - at > KEEP_CREATED_MS) this.created.delete(other);
+      this.created.set(id, now);
+    }
     if (action === 'create' || action === 'die') {
       if (this.notRunning.size >= NOT_RUNNING_MAX) this.notRunning.clear();
       this.notRunning.add(id);

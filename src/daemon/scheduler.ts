@@ -8,6 +8,9 @@
  * moment, not the whole pause. A trigger within the last pause (at least coalesceMs)
  * after a run is part of the same burst: it is coalesced and does not restart the
  * sequence from the top; one after a longer quiet runs at once.
+ * A trigger `alone` (a container created with no other near it: `docker run`s one after
+ * another, not a burst) runs at once too: a stream of single starts would otherwise keep
+ * landing in the grown pause of the last, and each wait out the settle gap.
  * Urgent triggers (a repair after the rules were wiped, a policy reload, Docker back) skip
  * every pause, the retry backoff included: a repair must not wait 30 s because Docker is
  * down. One that arrives while a run is under way is first offered to that run
@@ -64,11 +67,13 @@ export class Scheduler {
     private readonly interrupt: Interrupt = () => false,
   ) {}
 
-  trigger(reason: string, opts: { urgent?: boolean } = {}): void {
+  trigger(reason: string, opts: { urgent?: boolean; alone?: boolean } = {}): void {
     if (this.stopped) return;
     if (opts.urgent && this.running && this.interrupt(reason)) return;
     this.pending.add(reason);
     if (opts.urgent) this.urgent = true;
+    // Not part of a burst: the pause of the last one does not hold it (but a retry's backoff does).
+    if (opts.alone && this.waiting !== 'retry') this.urgent = true;
     if (this.running) return;
     // A retry waits out its backoff unless something urgent cuts it short.
     if (this.waiting === 'retry' && !opts.urgent) return;

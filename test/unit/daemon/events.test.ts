@@ -45,7 +45,7 @@ function daemonLike(starts?: StartWatch) {
   }, { coalesceMs: 100, coalesceMaxMs: 4000, settleMs: 300, retryMinMs: 250, retryMaxMs: 1000 }, clock);
   const stream = new PassThrough();
   const docker = { getEvents: async () => stream } as unknown as Docker;
-    const watch = watchEvents(docker, pino({ level: 'silent' }), (t) => scheduler.trigger(t.reason, { urgent: t.urgent === true }), starts);
+    const watch = watchEvents(docker, pino({ level: 'silent' }), (t) => scheduler.trigger(t.reason, { urgent: t.urgent === true, alone: t.alone === true }), starts, () => now);
   const send = async (line: string) => { stream.write(`${line}\n`); await settle(); };
   /** When the runs that carried `reason` started. */
   const runsFor = (reason: string) => runs.filter((r) => r.reasons.includes(reason)).map((r) => r.at);
@@ -137,6 +137,40 @@ describe('docker events as triggers', () => {
       expect(d.runsFor(`docker:network:connect:${OTHER}`)).toEqual([nextAt]);
       expect(d.runs.flatMap((r) => r.reasons), 'the start adds nothing to the early rules').not.toContain(`docker:container:start:${ID}`);
       expect(w.told.slice(0, 3)).toEqual([`created ${ID}`, `connected ${ID} ${NET}`, `started ${ID}`]);
+      d.stop();
+    });
+
+    it('docker runs one after another are each applied at once, however long the stream; a burst of them still coalesces', async () => {
+      // Published at the connect, and the start is a trigger too (it shows an IPv6 address): two runs per container.
+      const w = watch(true, false);
+      const d = daemonLike(w.starts);
+      await d.advance(1000);
+      const ids = Array.from({ length: 30 }, (_, i) => i.toString(16).padStart(64, '0'));
+      const waits: number[] = [];
+      for (const id of ids) {
+        await d.send(container('create', id));
+        await d.send(network('connect', id));
+        const at = d.now();
+        await d.advance(100);
+        await d.send(container('start', id));
+        // The client's answer and the next docker run's create, ~300 ms after this one's (as in the lab): its connect lands inside the last one's cooldown.
+        await d.advance(200);
+        waits.push(d.runsFor(`docker:network:connect:${id}`)[0]! - at);
+      }
+      expect(Math.max(...waits), 'no connect waits out a pause or the settle gap').toBe(0);
+      // 30 containers created at once, then connected and started over 3 s: a handful of runs.
+      const burst = Array.from({ length: 30 }, (_, i) => (i + 100).toString(16).padStart(64, '0'));
+      const before = d.runs.length;
+      for (const id of burst) await d.send(container('create', id));
+      for (const id of burst) {
+        await d.send(network('connect', id));
+        await d.advance(50);
+        await d.send(container('start', id));
+        await d.advance(50);
+      }
+      await d.advance(5000);
+      expect(d.runs.length - before).toBeLessThanOrEqual(8);
+      expect(new Set(d.runs.slice(before).flatMap((r) => r.reasons)).size, 'every trigger ran').toBe(60);
       d.stop();
     });
 

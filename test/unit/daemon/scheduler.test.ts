@@ -121,6 +121,25 @@ describe('scheduler', () => {
     expect(runs[runs.length - 1]!.reasons).toContain('wiped:filter');
   });
 
+  it('a trigger alone skips a grown pause; it waits out a retry', async () => {
+    const { s, runs, advance } = scheduled(0);
+    s.trigger('start');
+    for (let t = 0; t < 3000; t += 50) { s.trigger('more'); await advance(50); }
+    const before = runs.length;
+    s.trigger('start:one', { alone: true });
+    await advance(0);
+    expect(runs.length).toBe(before + 1);
+    expect(runs.at(-1)!.reasons).toContain('start:one');
+    const failing = scheduled(0, () => false);
+    failing.s.trigger('start');
+    await failing.advance(0);
+    failing.s.trigger('start:one', { alone: true });
+    await failing.advance(100);
+    expect(failing.runs, 'the backoff (250 ms) holds it').toHaveLength(1);
+    await failing.advance(200);
+    expect(failing.runs).toHaveLength(2);
+  });
+
   it('retries a failed run with growing backoff, then resets', async () => {
     let ok = false;
     const { s, runs, advance } = scheduled(0, () => ok);

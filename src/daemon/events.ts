@@ -36,8 +36,8 @@ export interface Trigger {
   readonly reason: string;
   readonly urgent?: boolean;
   /**
-   * The container's connect or start while no other container is on its way up (created,
-   * not started): a `docker run` on its own, not part of a burst. Scheduler: at once.
+   * The connect or start of a container created with no other near it (ALONE_MS): a
+   * `docker run` on its own, not part of a burst. The scheduler runs it at once.
    */
   readonly alone?: boolean;
 }

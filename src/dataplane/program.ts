@@ -23,7 +23,7 @@ export interface Outcome {
 
 type Waiting = ResultPromise<{ reject: false; stdin: 'pipe'; stdout: 'ignore' }>;
 
-/** Kept from the process's start on; most restores run within a minute of their input. */
+/** A run's limit, counted from its input (a waiting program has no limit while it waits). */
 const TIMEOUT_MS = 60_000;
 /** A fresh standby is started this long after the last one was used: off the path of the restore under way. */
 const REFILL_MS = 25;

@@ -95,15 +95,25 @@ async function backendFigures(backend: string): Promise<void> {
 
 async function raceFigures(): Promise<void> {
   if (RACE <= 0) return;
-  console.log(`\n5. docker run → first answer through the published port, ${RACE} containers one after another, after a warm-up; the two runs alternate in halves (target: ≤ 1.1× Docker's own)`);
+  console.log(`\n5. docker run → first answer through the published port, ${RACE} containers one after another, after a warm-up, each side in one lab; the two alternate in halves (target: ≤ 1.1× Docker's own)`);
+  // Both labs stay up throughout; the halves alternate which goes first, so neither always meets a warmer or a busier machine.
+  const half = Math.ceil(RACE / 2);
   const docker: number[] = [];
   const dockward: number[] = [];
-  // Alternate which goes first, in two halves, so neither always meets a warmer or a busier machine.
-  const half = Math.ceil(RACE / 2);
-  docker.push(...await dockerOwnRules(half));
-  dockward.push(...await withDockward(half));
-  dockward.push(...await withDockward(RACE - half, half));
-  docker.push(...await dockerOwnRules(RACE - half, half));
+  const dockerSide = await dockerOwnRules();
+  try {
+    const dockwardSide = await withDockward();
+    try {
+      docker.push(...await dockerSide.race(half));
+      dockward.push(...await dockwardSide.race(half));
+      dockward.push(...await dockwardSide.race(RACE - half));
+      docker.push(...await dockerSide.race(RACE - half));
+    } finally {
+      await dockwardSide.stop();
+    }
+  } finally {
+    await dockerSide.stop();
+  }
   const p50 = ratio(percentile(dockward, 50), percentile(docker, 50));
   const p99 = ratio(percentile(dockward, 99), percentile(docker, 99));
   table([['', 'p50', 'p99'],

@@ -2,8 +2,9 @@
  * Side by side in the real lab: containers started one after another, once under dockerd
  * with its own iptables on and once with its rules off and `dockward run` going. For
  * each, the time from `docker run` being issued until a client gets an answer through the
- * published port. Each lab first starts a few containers untimed (image and caches warm),
- * and dockward's run starts only once its first apply is in its status file.
+ * published port. Each side keeps one lab for all its containers (its ruleset grows as a
+ * host's does); each first starts a few containers untimed (image and caches warm), and
+ * dockward's run starts only once its first apply is in its status file.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,21 +41,38 @@ async function firstAnswer(lab: Lab, name: string, port: number, deadlineMs = 20
 
 const WARM_UP = 3;
 
-/** `first`: where this run's names and ports start, so two runs of one benchmark never share them. */
-async function race(lab: Lab, count: number, first: number): Promise<number[]> {
-  for (let i = 0; i < WARM_UP; i++) await firstAnswer(lab, `w${first + i}`, 29000 + first + i);
+/** `first`: where this run's names and ports start, so the runs on one lab never share them. */
+async function race(lab: Lab, count: number, first: number, warmUp: boolean): Promise<number[]> {
+  if (warmUp) for (let i = 0; i < WARM_UP; i++) await firstAnswer(lab, `w${i}`, 29000 + i);
   const times: number[] = [];
   for (let i = first; i < first + count; i++) times.push(await firstAnswer(lab, `r${i}`, 30000 + i));
   return times;
 }
 
-export async function dockerOwnRules(count: number, first = 0): Promise<number[]> {
-  const lab = await startLab({ ipForward: false, dockerdArgs: ['--iptables=true'] });
-  try {
-    return await race(lab, count, first);
-  } finally {
-    await lab.stop();
-  }
+/** One side of the race: a lab kept up for all its containers, so the ruleset grows as it would on a host. */
+export interface RaceSide {
+  /** `count` more containers, one after another (the first call warms up first); their times. */
+  race(count: number): Promise<number[]>;
+  stop(): Promise<void>;
+}
+
+function side(lab: Lab, stopExtra: () => Promise<void> = async () => undefined): RaceSide {
+  let next = 0;
+  return {
+    async race(count) {
+      const times = await race(lab, count, next, next === 0);
+      next += count;
+      return times;
+    },
+    async stop() {
+      await stopExtra();
+      await lab.stop();
+    },
+  };
+}
+
+export async function dockerOwnRules(): Promise<RaceSide> {
+  return side(await startLab({ ipForward: false, dockerdArgs: ['--iptables=true'] }));
 }
 
 /** dockward's first apply is done once its status file records one. */
@@ -68,17 +86,21 @@ async function firstApply(stateDir: string, deadlineMs = 30_000): Promise<void> 
   throw new Error(`dockward made no apply within ${deadlineMs} ms`);
 }
 
-export async function withDockward(count: number, first = 0): Promise<number[]> {
+export async function withDockward(): Promise<RaceSide> {
   const lab = await startLab();
   const state = mkdtempSync(join(tmpdir(), 'dw-bench-'));
   const daemon = spawnIn(lab.hostNs, process.execPath, [CLI, 'run', '--state-dir', state, '--docker-host', lab.dockerHost, '--log-level', 'warn'], true);
-  try {
-    await firstApply(state);
-    return await race(lab, count, first);
-  } finally {
+  const stop = async () => {
     daemon.kill('SIGTERM');
     await daemon.catch(() => undefined);
-    await lab.stop();
     rmSync(state, { recursive: true, force: true });
+  };
+  try {
+    await firstApply(state);
+  } catch (error) {
+    await stop();
+    await lab.stop();
+    throw error;
   }
+  return side(lab, stop);
 }

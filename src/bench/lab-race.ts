@@ -41,9 +41,9 @@ async function firstAnswer(lab: Lab, name: string, port: number, deadlineMs = 20
 
 const WARM_UP = 3;
 
-/** `first`: where this run's names and ports start, so the runs on one lab never share them. */
-async function race(lab: Lab, count: number, first: number, warmUp: boolean): Promise<number[]> {
-  if (warmUp) for (let i = 0; i < WARM_UP; i++) await firstAnswer(lab, `w${i}`, 29000 + i);
+/** `first`: where this run's names and ports start, so the runs on one lab never share them; the lab's first run warms up. */
+async function race(lab: Lab, count: number, first: number): Promise<number[]> {
+  if (first === 0) for (let i = 0; i < WARM_UP; i++) await firstAnswer(lab, `w${i}`, 29000 + i);
   const times: number[] = [];
   for (let i = first; i < first + count; i++) times.push(await firstAnswer(lab, `r${i}`, 30000 + i));
   return times;
@@ -60,7 +60,7 @@ function side(lab: Lab, stopExtra: () => Promise<void> = async () => undefined):
   let next = 0;
   return {
     async race(count) {
-      const times = await race(lab, count, next, next === 0);
+      const times = await race(lab, count, next);
       next += count;
       return times;
     },

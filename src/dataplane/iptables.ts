@@ -74,8 +74,9 @@ export function flushText(chains: readonly ChainRef[]): string {
  * each fresh.
  */
 export function systemIptables(backend: Backend, { standby = false } = {}): Iptables {
+  const ahead = standby && backend === 'nft';
   const restorer = (family: Family) => ({
-    noflush: program(binary(backend, family, 'restore'), ['--noflush', '-w', '5'], { ahead: standby && backend === 'nft' }),
+    noflush: program(binary(backend, family, 'restore'), ['--noflush', '-w', '5'], { ahead }),
     whole: program(binary(backend, family, 'restore'), ['-w', '5']),
   });
   const restorers = { ipv4: restorer('ipv4'), ipv6: restorer('ipv6') };
@@ -92,7 +93,7 @@ export function systemIptables(backend: Backend, { standby = false } = {}): Ipta
       return stdout;
     },
     restore,
-    ...(backend === 'nft' ? { flushChains: nftFlush(restore, program('nft', ['-f', '-'], { ahead: standby })) } : {}),
+    ...(backend === 'nft' ? { flushChains: nftFlush(restore, program('nft', ['-f', '-'], { ahead })) } : {}),
     async listChain(family, table, chain) {
       const result = await execa(binary(backend, family), ['-w', '5', '-t', table, '-S', chain], { reject: false, timeout: 10_000 });
       return result.exitCode === 0 ? result.stdout : undefined;

@@ -51,11 +51,12 @@ export interface Program {
 export function program(file: string, args: readonly string[], { ahead = false } = {}): Program {
   let waiting: Waiting | undefined;
   let refill: NodeJS.Timeout | undefined;
-  let broken = !ahead;
+  /** No program is kept waiting: not asked for, or the last one died unused. */
+  let freshOnly = !ahead;
 
   const start = (): void => {
     refill = undefined;
-    if (waiting || broken) return;
+    if (waiting || freshOnly) return;
     const child = execa(file, args, { reject: false, stdin: 'pipe', stdout: 'ignore' });
     // Waiting must not keep dockward alive; the one in use does again (take).
     keepsAlive(child, false);
@@ -63,7 +64,7 @@ export function program(file: string, args: readonly string[], { ahead = false }
     void child.then(() => {
       if (waiting !== child) return;
       waiting = undefined;
-      broken = true;
+      freshOnly = true;
     });
   };
 
@@ -88,7 +89,7 @@ export function program(file: string, args: readonly string[], { ahead = false }
         const result = await child.finally(() => clearTimeout(timer));
         return { exitCode: result.exitCode, stderr: String(result.stderr ?? '') };
       } finally {
-        if (!refill && !broken) refill = setTimeout(start, REFILL_MS).unref();
+        if (!refill && !freshOnly) refill = setTimeout(start, REFILL_MS).unref();
       }
     },
   };

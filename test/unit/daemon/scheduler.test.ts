@@ -110,26 +110,20 @@ describe('scheduler', () => {
     expect(gaps.slice(0, 5)).toEqual([100, 400, 1600, 4000, 4000]);
   });
 
-  it('an urgent trigger skips the pause', async () => {
-    const { s, runs, advance } = scheduled(0);
-    s.trigger('start');
-    for (let t = 0; t < 3000; t += 50) { s.trigger('more'); await advance(50); }
-    const before = runs.length;
-    s.trigger('wiped:filter', { urgent: true });
-    await advance(0);
-    expect(runs.length).toBe(before + 1);
-    expect(runs[runs.length - 1]!.reasons).toContain('wiped:filter');
+  it('an urgent trigger, and a trigger alone, skip a grown pause', async () => {
+    for (const [reason, opts] of [['wiped:filter', { urgent: true }], ['start:one', { alone: true }]] as const) {
+      const { s, runs, advance } = scheduled(0);
+      s.trigger('start');
+      for (let t = 0; t < 3000; t += 50) { s.trigger('more'); await advance(50); }
+      const before = runs.length;
+      s.trigger(reason, opts);
+      await advance(0);
+      expect(runs.length).toBe(before + 1);
+      expect(runs[runs.length - 1]!.reasons).toContain(reason);
+    }
   });
 
-  it('a trigger alone skips a grown pause; it waits out a retry', async () => {
-    const { s, runs, advance } = scheduled(0);
-    s.trigger('start');
-    for (let t = 0; t < 3000; t += 50) { s.trigger('more'); await advance(50); }
-    const before = runs.length;
-    s.trigger('start:one', { alone: true });
-    await advance(0);
-    expect(runs.length).toBe(before + 1);
-    expect(runs.at(-1)!.reasons).toContain('start:one');
+  it('a trigger alone waits out a retry', async () => {
     const failing = scheduled(0, () => false);
     failing.s.trigger('start');
     await failing.advance(0);
